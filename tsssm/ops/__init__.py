@@ -1,0 +1,1 @@
+"""Scans as plain functions on tensors (filled in by the ops work)."""
