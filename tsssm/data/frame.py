@@ -1,0 +1,525 @@
+"""pandas in and out: turn user data into a :class:`Panel` and forecasts back into pandas.
+
+Three input forms are accepted (see DESIGN.md):
+
+* a ``pd.Series`` indexed by a DatetimeIndex, PeriodIndex or integer index (one series);
+* a wide ``pd.DataFrame``: a time index and one column per series;
+* a long ``pd.DataFrame`` with columns ``unique_id``, ``ds``, ``y`` (names configurable)
+  plus optional exogenous columns.
+
+All checks happen here, at ``fit``, and raise :class:`~tsssm.exceptions.DataError` or
+:class:`~tsssm.exceptions.DataTypeError` naming the series or column. The caller's
+objects are never modified: every conversion works on copies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsssm._validation import shorten
+from tsssm.data.panel import FormSpec, Panel, TimeAxis
+from tsssm.exceptions import DataError, DataTypeError
+
+__all__ = [
+    "detect_form",
+    "future_exog",
+    "make_output",
+    "to_panel",
+    "to_update_panel",
+]
+
+_PANDAS_TYPES = (pd.Series, pd.DataFrame)
+
+
+# ---------------------------------------------------------------------------- forms
+def detect_form(y: Any, id_col: str = "unique_id", time_col: str = "ds") -> str:
+    """Return ``"series"``, ``"wide"`` or ``"long"`` for ``y``, or raise a TypeError."""
+    if isinstance(y, pd.Series):
+        return "series"
+    if isinstance(y, pd.DataFrame):
+        if id_col in y.columns and time_col in y.columns:
+            return "long"
+        return "wide"
+    raise DataTypeError(
+        "y must be a pandas Series, a wide DataFrame (time index, one column per series) "
+        f"or a long DataFrame with columns '{id_col}', '{time_col}' and a target. "
+        f"Got {type(y).__name__}."
+    )
+
+
+# ---------------------------------------------------------------------- time index
+def _time_values(index_like: Any, where: str) -> tuple[str, pd.Index]:
+    """Classify a time index (or column) as datetime, period or int; return it as an Index."""
+    idx = pd.Index(index_like)
+    if isinstance(idx, pd.MultiIndex):
+        raise DataTypeError(f"{where} must be a single time index, not a MultiIndex.")
+    if isinstance(idx, pd.DatetimeIndex):
+        return "datetime", idx
+    if isinstance(idx, pd.PeriodIndex):
+        return "period", idx
+    if pd.api.types.is_integer_dtype(idx.dtype) and not pd.api.types.is_bool_dtype(idx.dtype):
+        return "int", idx
+    if pd.api.types.is_string_dtype(idx.dtype) or idx.dtype == object:
+        sample = idx[:3].tolist()
+        if any(isinstance(v, str) for v in sample):
+            raise DataTypeError(
+                f"{where} holds strings ({sample!r} ...), not timestamps. Convert it with "
+                "pd.to_datetime first."
+            )
+        if all(isinstance(v, pd.Timestamp) for v in sample):
+            raise DataTypeError(
+                f"{where} holds timestamps of mixed time zones (or mixed tz-aware and naive "
+                "values). Convert them to one time zone with pd.to_datetime(..., utc=True)."
+            )
+    raise DataTypeError(
+        f"{where} must be a DatetimeIndex, PeriodIndex or integer index; got dtype "
+        f"{idx.dtype}."
+    )
+
+
+def _parse_freq(freq: Any, kind: str) -> Any:
+    if kind == "int":
+        if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool) and freq > 0:
+            return int(freq)
+        raise DataError(f"freq for an integer index must be a positive int step. Got {freq!r}.")
+    try:
+        return pd.tseries.frequencies.to_offset(freq)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"freq={freq!r} is not a pandas frequency alias: {err}") from None
+
+
+def _infer_freq(idx: pd.Index, kind: str) -> Any | None:
+    """The index's own frequency if it declares or implies one, else None."""
+    if kind == "int":
+        if len(idx) < 2:
+            return None
+        steps = np.diff(idx.to_numpy(dtype=np.int64))
+        return int(steps[0]) if steps[0] > 0 and np.all(steps == steps[0]) else None
+    if getattr(idx, "freq", None) is not None:
+        return idx.freq
+    if len(idx) < 3:
+        return None
+    try:
+        alias = pd.infer_freq(idx)
+    except (TypeError, ValueError):
+        return None
+    return None if alias is None else pd.tseries.frequencies.to_offset(alias)
+
+
+def _check_grid(idx: pd.Index, axis: TimeAxis, uid: Any) -> None:
+    """Raise if ``idx`` is not exactly the regular grid of ``axis`` from its first point."""
+    expected = axis.grid(idx[0], len(idx))
+    if len(idx) and not np.array_equal(np.asarray(expected), np.asarray(idx)):
+        bad = int(np.argmax(np.asarray(expected) != np.asarray(idx)))
+        raise DataError(
+            f"Series {uid!r} is not regular at frequency '{axis.freq_str}': expected "
+            f"{expected[bad]} at position {bad}, got {idx[bad]}. Fill the gaps (for example "
+            "with tsssm.preprocessing.FillGaps) or pass the right freq=."
+        )
+
+
+def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any) -> TimeAxis:
+    """Find one frequency for all series (user's ``freq`` first) and check every grid."""
+    tz = None
+    if kind == "datetime":
+        tzs = {str(idx.tz) for _, idx in indexes}
+        if len(tzs) > 1:
+            raise DataError(f"Series have different time zones {sorted(tzs)}; use one.")
+        tz = indexes[0][1].tz
+    if freq is not None:
+        if kind == "period":
+            off = _parse_freq(freq, kind)
+            own = indexes[0][1].freq
+            if own is not None and own != off:
+                raise DataError(
+                    f"freq={freq!r} does not match the PeriodIndex frequency '{own.freqstr}'."
+                )
+        axis = TimeAxis(kind, _parse_freq(freq, kind), tz)
+    else:
+        found = None
+        for _, idx in indexes:
+            found = _infer_freq(idx, kind)
+            if found is not None:
+                break
+        if found is None:
+            if kind == "int":
+                found = 1  # integer positions of one-point series: a unit step
+            else:
+                uid = indexes[0][0]
+                raise DataError(
+                    f"Could not infer the frequency of series {uid!r} (too few points or "
+                    "irregular timestamps). Pass freq= (for example freq='h' or freq='ME')."
+                )
+        axis = TimeAxis(kind, found, tz)
+    for uid, idx in indexes:
+        _check_grid(idx, axis, uid)
+    return axis
+
+
+# ------------------------------------------------------------------- value checks
+def _check_target(values: np.ndarray, uid: Any, allow_nan: bool, owner: str) -> None:
+    if np.isinf(values).any():
+        raise DataError(
+            f"Series {uid!r} contains infinite values; {owner} needs finite targets."
+        )
+    if not allow_nan and np.isnan(values).any():
+        n = int(np.isnan(values).sum())
+        raise DataError(
+            f"Series {uid!r} contains {n} missing value(s) (NaN); {owner} does not handle "
+            "missing values. Impute them first (for example with tsssm.preprocessing.Imputer)."
+        )
+
+
+def _numeric(col: pd.Series, what: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+        raise DataTypeError(
+            f"{what} must be numeric; got dtype {col.dtype}. Convert it with pd.to_numeric."
+        )
+    return col.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+
+
+def _check_duplicates(idx: pd.Index, uid: Any) -> None:
+    if idx.has_duplicates:
+        dups = idx[idx.duplicated()].unique()[:3].tolist()
+        raise DataError(
+            f"Series {uid!r} has duplicate timestamps {dups}. Aggregate or drop them first."
+        )
+
+
+# ------------------------------------------------------------------ to_panel
+def to_panel(
+    y: Any,
+    X: Any = None,
+    *,
+    freq: Any = None,
+    allow_nan: bool = False,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+    owner: str = "this estimator",
+) -> Panel:
+    """Validate user data and convert it to a :class:`Panel`.
+
+    Parameters
+    ----------
+    y : pandas.Series or pandas.DataFrame
+        One series, a wide frame or a long frame (see module docstring).
+    X : pandas.DataFrame or None, default=None
+        Exogenous variables: indexed like ``y`` for Series and wide inputs (shared by all
+        columns); for long inputs a long frame with ``id_col``, ``time_col`` and the
+        variables (they may also be extra columns of ``y`` itself).
+    freq : str, pandas.DateOffset, int or None, default=None
+        Frequency of the time index; inferred when None.
+    allow_nan : bool, default=False
+        Whether the caller handles missing targets.
+    id_col, time_col, target_col : str
+        Column names of the long form.
+    owner : str
+        Name used in error messages (the estimator's class name).
+
+    Returns
+    -------
+    Panel
+    """
+    form = detect_form(y, id_col, time_col)
+    if len(y) == 0 or (form == "wide" and y.shape[1] == 0):
+        raise DataError("y is empty: it has no observations.")
+    if form == "long":
+        return _long_to_panel(y, X, freq, allow_nan, id_col, time_col, target_col, owner)
+    return _indexed_to_panel(y, X, form, freq, allow_nan, owner)
+
+
+def _indexed_to_panel(y, X, form, freq, allow_nan, owner) -> Panel:
+    kind, idx = _time_values(y.index, "The index of y")
+    order = np.argsort(np.asarray(idx), kind="stable") if not idx.is_monotonic_increasing \
+        else None
+    if order is not None:  # sort a copy, never the caller's object
+        y = y.iloc[order]
+        idx = idx[order]
+    if form == "series":
+        frame = y.to_frame(name=y.name if y.name is not None else 0)
+        spec = FormSpec("series", name=y.name, index_name=y.index.name)
+    else:
+        if y.columns.has_duplicates:
+            raise DataError(
+                f"y has duplicate column names {shorten(y.columns[y.columns.duplicated()])}; "
+                "each column is one series and needs a unique name."
+            )
+        frame = y
+        spec = FormSpec("wide", columns=y.columns.copy(), index_name=y.index.name)
+    _check_duplicates(idx, "y" if form == "series" else "(the shared index of y)")
+
+    ids, blocks, series_idx = [], [], []
+    for k, col in enumerate(frame.columns):
+        uid = col if form == "wide" else (y.name if y.name is not None else "y")
+        what = f"Series {uid!r}" if form == "series" else f"Column {col!r} of y"
+        vals = _numeric(frame.iloc[:, k], what)
+        if form == "wide":
+            # A wide frame's series may start later than others: drop its leading NaNs.
+            ok = np.flatnonzero(~np.isnan(vals))
+            if len(ok) == 0:
+                raise DataError(f"Column {col!r} of y has no observed values.")
+            vals = vals[ok[0]:]
+            sidx = idx[ok[0]:]
+        else:
+            sidx = idx
+        ids.append(uid)
+        blocks.append(vals)
+        series_idx.append((uid, sidx))
+    axis = _resolve_axis([(ids[0], idx)], kind, freq)  # the shared index must be regular
+    for (uid, _), vals in zip(series_idx, blocks):
+        _check_target(vals, uid, allow_nan, owner)
+
+    Xarr, names = None, ()
+    if X is not None:
+        Xframe = _exog_frame(X, "X")
+        Xframe = _align_exog(Xframe, idx, "the index of y")
+        names = tuple(str(c) for c in Xframe.columns)
+        full = _exog_values(Xframe)
+        Xarr = np.concatenate(
+            [full[len(idx) - len(v):] for v in blocks], axis=0
+        )
+    lengths = [len(v) for v in blocks]
+    ids_arr = np.empty(len(ids), dtype=object)
+    ids_arr[:] = ids
+    return Panel(
+        ids=ids_arr,
+        y=np.concatenate(blocks),
+        indptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        starts=[s[0] for _, s in series_idx],
+        axis=axis,
+        spec=spec,
+        X=Xarr,
+        exog_names=names,
+    )
+
+
+def _long_to_panel(y, X, freq, allow_nan, id_col, time_col, target_col, owner) -> Panel:
+    missing = [c for c in (id_col, time_col, target_col) if c not in y.columns]
+    if missing:
+        raise DataError(
+            f"The long DataFrame y lacks column(s) {missing}; it has {list(y.columns)[:10]}. "
+            "Pass id_col=, time_col=, target_col= if your columns are named differently."
+        )
+    if y[id_col].isna().any():
+        raise DataError(f"Column {id_col!r} of y contains missing ids.")
+    kind, ds = _time_values(y[time_col], f"Column {time_col!r} of y")
+    if ds.hasnans:
+        raise DataError(f"Column {time_col!r} of y contains missing timestamps.")
+    vals_all = _numeric(y[target_col], f"Column {target_col!r} of y")
+    codes, uniques = pd.factorize(y[id_col], sort=False)  # ids in order of first appearance
+    keys = ds.asi8 if kind in ("datetime", "period") else ds.to_numpy(dtype=np.int64)
+    order = np.lexsort((keys, codes))  # sort a copy by (series, time)
+    codes, ds, vals_all = codes[order], ds[order], vals_all[order]
+    counts = np.bincount(codes, minlength=len(uniques))
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    exog_cols = [c for c in y.columns if c not in (id_col, time_col, target_col)]
+    Xarr, names = None, ()
+    if exog_cols and X is not None:
+        raise DataError(
+            f"Exogenous variables were given twice: as extra columns of y {exog_cols[:5]} "
+            "and as X. Pass them one way."
+        )
+    if exog_cols:
+        names = tuple(str(c) for c in exog_cols)
+        Xarr = _exog_values(y[exog_cols])[order]
+    elif X is not None:
+        Xlong = _exog_frame(X, "X")
+        for c in (id_col, time_col):
+            if c not in Xlong.columns:
+                raise DataError(f"The long exogenous frame X lacks column {c!r}.")
+        names = tuple(str(c) for c in Xlong.columns if c not in (id_col, time_col))
+        keyed = Xlong.set_index([id_col, time_col])
+        wanted = pd.MultiIndex.from_arrays([uniques.take(codes), ds])
+        missing_rows = ~wanted.isin(keyed.index)
+        if missing_rows.any():
+            first = wanted[missing_rows][0]
+            raise DataError(
+                f"X has no row for series {first[0]!r} at {first[1]} "
+                f"({int(missing_rows.sum())} rows missing)."
+            )
+        Xarr = _exog_values(keyed.loc[wanted, list(names)])
+
+    per_series, starts = [], []
+    ids_arr = np.empty(len(uniques), dtype=object)
+    ids_arr[:] = list(uniques)
+    for i, uid in enumerate(ids_arr):
+        sidx = ds[indptr[i] : indptr[i + 1]]
+        _check_duplicates(sidx, uid)
+        per_series.append((uid, sidx))
+        starts.append(sidx[0])
+    axis = _resolve_axis(per_series, kind, freq)
+    for i, uid in enumerate(ids_arr):
+        _check_target(vals_all[indptr[i] : indptr[i + 1]], uid, allow_nan, owner)
+    spec = FormSpec(
+        "long", id_col=id_col, time_col=time_col, target_col=target_col,
+        id_dtype=y[id_col].dtype,
+    )
+    return Panel(ids_arr, vals_all, indptr, starts, axis, spec, Xarr, names)
+
+
+# ------------------------------------------------------------------- exogenous
+def _exog_frame(X: Any, what: str) -> pd.DataFrame:
+    if isinstance(X, pd.Series):
+        return X.to_frame()
+    if not isinstance(X, pd.DataFrame):
+        raise DataTypeError(f"{what} must be a pandas DataFrame or None. Got {type(X).__name__}.")
+    return X
+
+
+def _exog_values(frame: pd.DataFrame) -> np.ndarray:
+    cols = []
+    for c in frame.columns:
+        col = _numeric(frame[c], f"Exogenous column {c!r}")
+        if not np.isfinite(col).all():
+            raise DataError(f"Exogenous column {c!r} contains NaN or infinite values.")
+        cols.append(col)
+    return np.stack(cols, axis=1) if cols else np.zeros((len(frame), 0))
+
+
+def _align_exog(Xframe: pd.DataFrame, idx: pd.Index, what: str) -> pd.DataFrame:
+    _, xidx = _time_values(Xframe.index, "The index of X")
+    if xidx.has_duplicates:
+        raise DataError("The index of X has duplicate timestamps.")
+    missing = idx.difference(xidx)
+    if len(missing):
+        raise DataError(
+            f"X has no rows for {len(missing)} time point(s) of {what}, first {missing[0]}. "
+            "X must cover every timestamp of y."
+        )
+    return Xframe.loc[idx]
+
+
+def future_exog(panel: Panel, h: int, X: Any) -> np.ndarray | None:
+    """Exogenous values for the ``h`` steps after each series' end, shape (S, h, K).
+
+    Raises a DataError when the model was fitted with exogenous variables and ``X``
+    lacks future rows or columns, or when ``X`` is given to a model fitted without.
+    """
+    if not panel.exog_names:
+        if X is not None:
+            raise DataError("X was given to predict, but the model was fitted without X.")
+        return None
+    if X is None:
+        raise DataError(
+            f"The model was fitted with exogenous variables {list(panel.exog_names)[:5]}; "
+            f"predict needs their future values for the next {h} steps: pass X=."
+        )
+    Xframe = _exog_frame(X, "X")
+    spec = panel.spec
+    keys = [c for c in Xframe.columns if c not in (spec.id_col, spec.time_col)] \
+        if spec.form == "long" else list(Xframe.columns)
+    names = [str(c) for c in keys]
+    lacking = [n for n in panel.exog_names if n not in names]
+    if lacking:
+        raise DataError(f"X lacks the exogenous column(s) {lacking} seen at fit.")
+    rename = dict(zip(keys, names))
+    Xframe = Xframe.rename(columns=rename)
+    out = np.empty((panel.n_series, h, len(panel.exog_names)))
+    if spec.form == "long":
+        keyed = Xframe.set_index([spec.id_col, spec.time_col])
+        for i, uid in enumerate(panel.ids):
+            fut = panel.future_index(i, h)
+            wanted = pd.MultiIndex.from_arrays([[uid] * h, fut])
+            missing = ~wanted.isin(keyed.index)
+            if missing.any():
+                raise DataError(
+                    f"X lacks future rows for series {uid!r}: first missing {fut[missing][0]} "
+                    f"(needs the {h} steps after {panel.last_time(i)})."
+                )
+            out[i] = _exog_values(keyed.loc[wanted, list(panel.exog_names)])
+        return out
+    for i in range(panel.n_series):
+        fut = panel.future_index(i, h)
+        aligned = _align_exog(Xframe, fut, f"the {h} future steps")
+        out[i] = _exog_values(aligned[list(panel.exog_names)])
+    return out
+
+
+# ------------------------------------------------------------------- updates
+def to_update_panel(panel: Panel, y_new: Any, X_new: Any = None, *, allow_nan: bool = False,
+                    owner: str = "this estimator") -> Panel:
+    """Convert new observations to a Panel and check they continue ``panel``.
+
+    Every series in ``y_new`` must be known and start exactly one step after its end.
+    """
+    spec = panel.spec
+    form = detect_form(y_new, spec.id_col, spec.time_col)
+    if form != spec.form:
+        raise DataError(f"update expects y in the form given to fit ({spec.form}); got {form}.")
+    new = to_panel(
+        y_new, X_new, freq=panel.axis.freq if panel.axis.kind != "period" else None,
+        allow_nan=allow_nan,
+        id_col=spec.id_col, time_col=spec.time_col, target_col=spec.target_col, owner=owner,
+    ) if len(y_new) >= 1 else None
+    if new is None:
+        raise DataError("update got no new observations.")
+    known = {uid: i for i, uid in enumerate(panel.ids)}
+    for k, uid in enumerate(new.ids):
+        if uid not in known:
+            raise DataError(f"update got series {uid!r}, which was not seen at fit.")
+        i = known[uid]
+        expected = panel.axis.shift(panel.last_time(i), 1)
+        if new.starts[k] != expected:
+            raise DataError(
+                f"New data for series {uid!r} must start at {expected}, right after the data "
+                f"seen so far; it starts at {new.starts[k]}."
+            )
+        _check_target(new.values(k), uid, allow_nan, owner)
+    if tuple(new.exog_names) != tuple(panel.exog_names):
+        raise DataError(
+            f"update needs the same exogenous columns as fit {list(panel.exog_names)}; "
+            f"got {list(new.exog_names)}."
+        )
+    return new
+
+
+# -------------------------------------------------------------------- outputs
+def make_output(panel: Panel, h: int, columns: dict[str, np.ndarray],
+                point: bool = True) -> pd.Series | pd.DataFrame:
+    """Turn per-series forecasts into the user's form.
+
+    Parameters
+    ----------
+    panel : Panel
+        The fitted data (ids, ends and form).
+    h : int
+        Forecast horizon.
+    columns : dict of str to numpy.ndarray of shape (S, h)
+        Output columns, e.g. ``{"yhat": ...}`` or ``{"q0.1": ..., "q0.9": ...}``.
+    point : bool, default=True
+        True for point forecasts, which mirror the input form exactly (Series in, Series
+        out; wide in, wide out). Quantile and interval frames are indexed by time for a
+        Series input and long otherwise.
+    """
+    spec = panel.spec
+    if spec.form == "series" or (spec.form == "wide" and point):
+        index = panel.future_index(0, h)
+        index.name = spec.index_name
+        if spec.form == "series":
+            if point:
+                return pd.Series(columns["yhat"][0], index=index, name=spec.name)
+            return pd.DataFrame({k: v[0] for k, v in columns.items()}, index=index)
+        if any(panel.last_time(i) != panel.last_time(0) for i in range(panel.n_series)):
+            raise DataError("Wide output needs all series to end at the same time point.")
+        data = columns["yhat"].T  # (h, S)
+        return pd.DataFrame(data, index=index, columns=spec.columns.copy())
+    id_col = spec.id_col if spec.form == "long" else "unique_id"
+    time_col = spec.time_col if spec.form == "long" else "ds"
+    ids = np.repeat(panel.ids, h)
+    times = [panel.future_index(i, h) for i in range(panel.n_series)]
+    ds = times[0].append(times[1:]) if len(times) > 1 else times[0]
+    frame = {id_col: pd.Series(ids, dtype=object), time_col: pd.Series(ds)}
+    for k, v in columns.items():
+        frame[k] = np.asarray(v, dtype=np.float64).reshape(-1)
+    out = pd.DataFrame(frame)
+    if spec.id_dtype is not None:
+        try:
+            out[id_col] = out[id_col].astype(spec.id_dtype)
+        except (TypeError, ValueError):
+            pass  # ids that cannot take the original dtype stay as objects
+    return out
