@@ -1,6 +1,14 @@
 """pandas adapters: one internal panel form, conversion in and out, validation."""
 
-from tsssm.data.frame import detect_form, future_exog, make_output, to_panel, to_update_panel
+from tsssm.data.frame import (
+    detect_form,
+    future_exog,
+    make_output,
+    to_long,
+    to_pandas,
+    to_panel,
+    to_update_panel,
+)
 from tsssm.data.panel import FormSpec, Panel, TimeAxis
 
 __all__ = [
@@ -10,6 +18,8 @@ __all__ = [
     "detect_form",
     "future_exog",
     "make_output",
+    "to_long",
+    "to_pandas",
     "to_panel",
     "to_update_panel",
 ]

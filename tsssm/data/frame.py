@@ -523,3 +523,52 @@ def make_output(panel: Panel, h: int, columns: dict[str, np.ndarray],
         except (TypeError, ValueError):
             pass  # ids that cannot take the original dtype stay as objects
     return out
+
+
+# ----------------------------------------------------------- panel -> pandas
+def to_long(panel: Panel, *, id_col: str = "unique_id", time_col: str = "ds",
+            target_col: str = "y") -> pd.DataFrame:
+    """Return the panel as a long DataFrame: ``id_col, time_col, target_col`` + exogenous.
+
+    Used where code must hand data back to an estimator's public ``fit`` (backtests,
+    pipelines) in one uniform form.
+    """
+    times = [panel.time_index(i) for i in range(panel.n_series)]
+    ds = times[0].append(times[1:]) if len(times) > 1 else times[0]
+    frame = {
+        id_col: pd.Series(np.repeat(panel.ids, panel.lengths), dtype=object),
+        time_col: pd.Series(ds),
+        target_col: panel.y.copy(),
+    }
+    for k, name in enumerate(panel.exog_names):
+        frame[name] = panel.X[:, k].copy()
+    return pd.DataFrame(frame)
+
+
+def to_pandas(panel: Panel) -> pd.Series | pd.DataFrame:
+    """Return the panel in the form the user gave (Series, wide or long DataFrame).
+
+    Exogenous variables are dropped for Series and wide forms (they travel separately
+    as ``X`` there) and kept as extra columns of the long form.
+    """
+    spec = panel.spec
+    if spec.form == "long":
+        out = to_long(panel, id_col=spec.id_col, time_col=spec.time_col,
+                      target_col=spec.target_col)
+        if spec.id_dtype is not None:
+            try:
+                out[spec.id_col] = out[spec.id_col].astype(spec.id_dtype)
+            except (TypeError, ValueError):
+                pass
+        return out
+    if spec.form == "series":
+        idx = panel.time_index(0)
+        idx.name = spec.index_name
+        return pd.Series(panel.values(0).copy(), index=idx, name=spec.name)
+    series = {
+        col: pd.Series(panel.values(i).copy(), index=panel.time_index(i))
+        for i, col in enumerate(spec.columns)
+    }
+    out = pd.DataFrame(series)
+    out.index.name = spec.index_name
+    return out
