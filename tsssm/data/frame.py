@@ -14,6 +14,7 @@ objects are never modified: every conversion works on copies.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -103,7 +104,11 @@ def _infer_freq(idx: pd.Index, kind: str) -> Any | None:
     if len(idx) < 3:
         return None
     try:
-        alias = pd.infer_freq(idx)
+        with warnings.catch_warnings():
+            # pandas 3 warns that infer_freq will return an offset instead of a string;
+            # to_offset below accepts either, so both behaviours are handled.
+            warnings.simplefilter("ignore")
+            alias = pd.infer_freq(idx)
     except (TypeError, ValueError):
         return None
     return None if alias is None else pd.tseries.frequencies.to_offset(alias)
