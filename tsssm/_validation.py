@@ -18,12 +18,12 @@ from tsssm.exceptions import ParameterError, ParameterTypeError
 
 __all__ = [
     "check_bool",
+    "check_coverage",
     "check_horizon",
     "check_int",
     "check_option",
     "check_quantiles",
     "check_real",
-    "check_coverage",
     "shorten",
 ]
 
