@@ -114,6 +114,39 @@ def _infer_freq(idx: pd.Index, kind: str) -> Any | None:
     return None if alias is None else pd.tseries.frequencies.to_offset(alias)
 
 
+def _common_freq(indexes: list[tuple[Any, pd.Index]], kind: str) -> Any | None:
+    """The one frequency all series share; DataError naming the odd ones if they differ."""
+    first = next((_infer_freq(idx, kind) for _, idx in indexes if len(idx) >= 3), None)
+    if first is None:
+        first = next((f for _, idx in indexes if (f := _infer_freq(idx, kind)) is not None),
+                     None)
+    if first is None or len(indexes) == 1:
+        return first
+    # Fast path for the common case: every series steps by one and the same duration.
+    if kind in ("datetime", "int") and isinstance(first, (int, pd.offsets.Tick)):
+        step = first if kind == "int" else pd.Timedelta(first).value
+        if all(len(idx) < 2 or np.all(np.diff(_as_int64(idx, kind)) == step)
+               for _, idx in indexes):
+            return first
+    freqs = [(uid, _infer_freq(idx, kind)) for uid, idx in indexes]
+    groups: dict[str, list] = {}
+    for uid, f in freqs:
+        if f is not None:
+            groups.setdefault(str(f) if isinstance(f, int) else f.freqstr, []).append(uid)
+    if len(groups) > 1:
+        listed = "; ".join(f"'{k}' for {shorten(v)}" for k, v in
+                           sorted(groups.items(), key=lambda kv: -len(kv[1])))
+        raise DataError(
+            f"Series have mixed frequencies: {listed}. Give all series one frequency "
+            "(resample them) or fit them separately."
+        )
+    return next(f for _, f in freqs if f is not None)
+
+
+def _as_int64(idx: pd.Index, kind: str) -> np.ndarray:
+    return idx.asi8 if kind == "datetime" else idx.to_numpy(dtype=np.int64)
+
+
 def _check_grid(idx: pd.Index, axis: TimeAxis, uid: Any) -> None:
     """Raise if ``idx`` is not exactly the regular grid of ``axis`` from its first point."""
     expected = axis.grid(idx[0], len(idx))
@@ -144,11 +177,7 @@ def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any) -> 
                 )
         axis = TimeAxis(kind, _parse_freq(freq, kind), tz)
     else:
-        found = None
-        for _, idx in indexes:
-            found = _infer_freq(idx, kind)
-            if found is not None:
-                break
+        found = _common_freq(indexes, kind)
         if found is None:
             if kind == "int":
                 found = 1  # integer positions of one-point series: a unit step
