@@ -357,3 +357,21 @@ def test_failed_fit_leaves_estimator_unfitted():
     assert not hasattr(broken, "partial_")
     with pytest.raises(NotFittedError):
         broken.predict(1)
+
+
+def test_skip_mode_leaves_out_malformed_series_with_reasons():
+    y = hourly(12)
+    frames = [pd.DataFrame({"unique_id": f"s{k}", "ds": y.index, "y": y.to_numpy()})
+              for k in range(4)]
+    frames[1].loc[3, "y"] = np.nan                 # a missing value
+    frames[2] = frames[2].drop(index=[5])          # a gap
+    frames[3] = frames[3].iloc[::2]                # another frequency
+    long = pd.concat(frames, ignore_index=True)
+    with pytest.raises(DataError):
+        to_panel(long)
+    panel = to_panel(long, on_invalid="skip")
+    assert panel.ids.tolist() == ["s0"]
+    assert set(panel.skipped) == {"s1", "s2", "s3"}
+    assert "missing value" in panel.skipped["s1"]
+    assert "not regular" in panel.skipped["s2"]
+    assert "mixed frequencies" in panel.skipped["s3"]

@@ -15,6 +15,7 @@ objects are never modified: every conversion works on copies.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -114,8 +115,13 @@ def _infer_freq(idx: pd.Index, kind: str) -> Any | None:
     return None if alias is None else pd.tseries.frequencies.to_offset(alias)
 
 
-def _common_freq(indexes: list[tuple[Any, pd.Index]], kind: str) -> Any | None:
-    """The one frequency all series share; DataError naming the odd ones if they differ."""
+def _common_freq(indexes: list[tuple[Any, pd.Index]], kind: str,
+                 problems: dict | None = None) -> Any | None:
+    """The one frequency all series share; DataError naming the odd ones if they differ.
+
+    With ``problems`` (skip mode), the most common frequency wins and the series with
+    another one are recorded there instead of raising.
+    """
     first = next((_infer_freq(idx, kind) for _, idx in indexes if len(idx) >= 3), None)
     if first is None:
         first = next((f for _, idx in indexes if (f := _infer_freq(idx, kind)) is not None),
@@ -133,14 +139,19 @@ def _common_freq(indexes: list[tuple[Any, pd.Index]], kind: str) -> Any | None:
     for uid, f in freqs:
         if f is not None:
             groups.setdefault(str(f) if isinstance(f, int) else f.freqstr, []).append(uid)
+    ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))
     if len(groups) > 1:
-        listed = "; ".join(f"'{k}' for {shorten(v)}" for k, v in
-                           sorted(groups.items(), key=lambda kv: -len(kv[1])))
-        raise DataError(
-            f"Series have mixed frequencies: {listed}. Give all series one frequency "
-            "(resample them) or fit them separately."
-        )
-    return next(f for _, f in freqs if f is not None)
+        listed = "; ".join(f"'{k}' for {shorten(v)}" for k, v in ranked)
+        message = (f"Series have mixed frequencies: {listed}. Give all series one frequency "
+                   "(resample them) or fit them separately.")
+        if problems is None:
+            raise DataError(message)
+        for _, uids in ranked[1:]:
+            for uid in uids:
+                problems[uid] = message
+    winner = ranked[0][0]
+    return next(f for _, f in freqs if f is not None and
+                (str(f) if isinstance(f, int) else f.freqstr) == winner)
 
 
 def _as_int64(idx: pd.Index, kind: str) -> np.ndarray:
@@ -159,8 +170,12 @@ def _check_grid(idx: pd.Index, axis: TimeAxis, uid: Any) -> None:
         )
 
 
-def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any) -> TimeAxis:
-    """Find one frequency for all series (user's ``freq`` first) and check every grid."""
+def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any,
+                  problems: dict | None = None) -> TimeAxis:
+    """Find one frequency for all series (user's ``freq`` first) and check every grid.
+
+    With ``problems`` (skip mode), series off the grid are recorded there, not raised.
+    """
     tz = None
     if kind == "datetime":
         tzs = {str(idx.tz) for _, idx in indexes}
@@ -177,7 +192,7 @@ def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any) -> 
                 )
         axis = TimeAxis(kind, _parse_freq(freq, kind), tz)
     else:
-        found = _common_freq(indexes, kind)
+        found = _common_freq(indexes, kind, problems)
         if found is None:
             if kind == "int":
                 found = 1  # integer positions of one-point series: a unit step
@@ -189,8 +204,21 @@ def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any) -> 
                 )
         axis = TimeAxis(kind, found, tz)
     for uid, idx in indexes:
-        _check_grid(idx, axis, uid)
+        if problems is not None and uid in problems:
+            continue
+        _guarded(problems, uid, _check_grid, idx, axis, uid)
     return axis
+
+
+def _guarded(problems: dict | None, uid: Any, check, *args) -> None:
+    """Run a per-series check; in skip mode record its DataError instead of raising."""
+    if problems is None:
+        check(*args)
+        return
+    try:
+        check(*args)
+    except DataError as err:
+        problems.setdefault(uid, str(err))
 
 
 # ------------------------------------------------------------------- value checks
@@ -234,6 +262,7 @@ def to_panel(
     time_col: str = "ds",
     target_col: str = "y",
     owner: str = "this estimator",
+    on_invalid: str = "raise",
 ) -> Panel:
     """Validate user data and convert it to a :class:`Panel`.
 
@@ -253,6 +282,10 @@ def to_panel(
         Column names of the long form.
     owner : str
         Name used in error messages (the estimator's class name).
+    on_invalid : {"raise", "skip"}, default="raise"
+        What to do with a long frame's series that fail a per-series check (missing or
+        infinite values, duplicate or irregular timestamps, an odd frequency): raise, or
+        leave them out and list them with their reasons in ``Panel.skipped``.
 
     Returns
     -------
@@ -262,7 +295,8 @@ def to_panel(
     if len(y) == 0 or (form == "wide" and y.shape[1] == 0):
         raise DataError("y is empty: it has no observations.")
     if form == "long":
-        return _long_to_panel(y, X, freq, allow_nan, id_col, time_col, target_col, owner)
+        return _long_to_panel(y, X, freq, allow_nan, id_col, time_col, target_col, owner,
+                              on_invalid)
     return _indexed_to_panel(y, X, form, freq, allow_nan, owner)
 
 
@@ -331,7 +365,8 @@ def _indexed_to_panel(y, X, form, freq, allow_nan, owner) -> Panel:
     )
 
 
-def _long_to_panel(y, X, freq, allow_nan, id_col, time_col, target_col, owner) -> Panel:
+def _long_to_panel(y, X, freq, allow_nan, id_col, time_col, target_col, owner,
+                   on_invalid="raise") -> Panel:
     missing = [c for c in (id_col, time_col, target_col) if c not in y.columns]
     if missing:
         raise DataError(
@@ -378,22 +413,33 @@ def _long_to_panel(y, X, freq, allow_nan, id_col, time_col, target_col, owner) -
             )
         Xarr = _exog_values(keyed.loc[wanted, list(names)])
 
+    problems = {} if on_invalid == "skip" else None
     per_series, starts = [], []
     ids_arr = np.empty(len(uniques), dtype=object)
     ids_arr[:] = list(uniques)
     for i, uid in enumerate(ids_arr):
         sidx = ds[indptr[i] : indptr[i + 1]]
-        _check_duplicates(sidx, uid)
-        per_series.append((uid, sidx))
+        _guarded(problems, uid, _check_duplicates, sidx, uid)
+        if problems is None or uid not in problems:
+            per_series.append((uid, sidx))
         starts.append(sidx[0])
-    axis = _resolve_axis(per_series, kind, freq)
+    if not per_series:
+        raise DataError(f"No valid series left: {next(iter(problems.values()))}")
+    axis = _resolve_axis(per_series, kind, freq, problems)
     for i, uid in enumerate(ids_arr):
-        _check_target(vals_all[indptr[i] : indptr[i + 1]], uid, allow_nan, owner)
+        _guarded(problems, uid, _check_target, vals_all[indptr[i] : indptr[i + 1]], uid,
+                 allow_nan, owner)
     spec = FormSpec(
         "long", id_col=id_col, time_col=time_col, target_col=target_col,
         id_dtype=y[id_col].dtype,
     )
-    return Panel(ids_arr, vals_all, indptr, starts, axis, spec, Xarr, names)
+    panel = Panel(ids_arr, vals_all, indptr, starts, axis, spec, Xarr, names)
+    if problems:
+        keep = [i for i, uid in enumerate(ids_arr) if uid not in problems]
+        if not keep:
+            raise DataError(f"No valid series left: {next(iter(problems.values()))}")
+        panel = replace(panel.select(keep), skipped=dict(problems))
+    return panel
 
 
 # ------------------------------------------------------------------- exogenous

@@ -114,6 +114,8 @@ class Panel:
         Exogenous variables aligned with ``y``.
     exog_names : tuple of str
         Names of the K exogenous columns.
+    skipped : dict
+        Series left out by ``to_panel(..., on_invalid="skip")``, id -> reason.
     """
 
     ids: np.ndarray
@@ -124,6 +126,7 @@ class Panel:
     spec: FormSpec
     X: np.ndarray | None = None
     exog_names: tuple = field(default_factory=tuple)
+    skipped: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ access
     @property
