@@ -27,6 +27,7 @@ import numpy as np
 
 from tsssm._validation import check_bool, check_int, check_option
 from tsssm.exceptions import ParameterError, ParameterTypeError
+from tsssm.forecasters._blas import one_blas_thread
 from tsssm.forecasters._intervals import normal_quantiles
 from tsssm.forecasters.base import LocalForecaster
 
@@ -87,6 +88,7 @@ def check_seasonal_order(seasonal_order: Any,
 
 
 # ------------------------------------------------------------- module-level maths
+@one_blas_thread
 def fit_sarimax(y: np.ndarray, X: np.ndarray | None, order: tuple[int, int, int],
                 seasonal_order: tuple[int, int, int, int], trend: str | None = None, *,
                 enforce_stationarity: bool = True, enforce_invertibility: bool = True,
@@ -136,6 +138,7 @@ def fit_sarimax(y: np.ndarray, X: np.ndarray | None, order: tuple[int, int, int]
     return res
 
 
+@one_blas_thread
 def sarimax_forecast(res: Any, h: int, X: np.ndarray | None,
                      quantiles: tuple[float, ...] | None
                      ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -164,6 +167,7 @@ def sarimax_forecast(res: Any, h: int, X: np.ndarray | None,
     return mean, normal_quantiles(mean, np.asarray(fc.se_mean, dtype=np.float64), quantiles)
 
 
+@one_blas_thread
 def sarimax_update(res: Any, y_new: np.ndarray, X_new: np.ndarray | None) -> Any:
     """Append observations and re-run the Kalman filter with the parameters fixed.
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from tsssm._validation import check_int, check_option
 from tsssm.data import Panel
+from tsssm.forecasters._blas import one_blas_thread
 from tsssm.forecasters.arima import fit_sarimax, sarimax_forecast, sarimax_update
 from tsssm.forecasters.base import LocalForecaster
 
@@ -36,6 +37,7 @@ class _SelectedARIMA:
     trend: str | None
 
 
+@one_blas_thread
 def select_arima_order(y: np.ndarray, X: np.ndarray | None = None, *, season_length: int = 1,
                        max_p: int = 3, max_d: int = 2, max_q: int = 3, max_P: int = 1,
                        max_D: int = 1, max_Q: int = 1, information_criterion: str = "aicc",

@@ -34,6 +34,7 @@ import pandas as pd
 
 from tsssm._validation import check_bool, check_int, check_option
 from tsssm.exceptions import ParameterError
+from tsssm.forecasters._blas import one_blas_thread
 from tsssm.forecasters._intervals import normal_quantiles
 from tsssm.forecasters.base import LocalForecaster
 
@@ -56,6 +57,7 @@ def _model(y: np.ndarray, spec: dict[str, Any]) -> Any:
     return ETSModel(endog, **spec)
 
 
+@one_blas_thread
 def fit_ets(y: np.ndarray, spec: dict[str, Any]) -> Any:
     """Fit an ETS model by maximum likelihood.
 
@@ -83,6 +85,7 @@ def fit_ets(y: np.ndarray, spec: dict[str, Any]) -> Any:
     return res
 
 
+@one_blas_thread
 def ets_forecast(res: Any, h: int, quantiles: tuple[float, ...] | None,
                  rng: np.random.Generator | None = None
                  ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -120,6 +123,7 @@ def ets_forecast(res: Any, h: int, quantiles: tuple[float, ...] | None,
     return mean, np.quantile(paths.reshape(h, -1), quantiles, axis=1).T  # (h, Q)
 
 
+@one_blas_thread
 def ets_update(res: Any, y_new: np.ndarray) -> Any:
     """Re-run the smoother over the extended series with the fitted parameters.
 

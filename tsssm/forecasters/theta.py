@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from tsssm._validation import check_bool, check_int, check_option, check_real
+from tsssm.forecasters._blas import one_blas_thread
 from tsssm.forecasters._intervals import normal_quantiles, sd_from_interval
 from tsssm.forecasters.base import LocalForecaster
 
@@ -81,6 +82,7 @@ class ThetaState:
 
 
 # ------------------------------------------------------------- module-level maths
+@one_blas_thread
 def fit_theta(y: np.ndarray, *, period: int = 1, deseasonalize: bool = True,
               method: str = "auto", use_test: bool = True, use_mle: bool = False
               ) -> ThetaState:
@@ -153,6 +155,7 @@ def ses_levels(x: np.ndarray, level: float, alpha: float) -> float:
     return float(level)
 
 
+@one_blas_thread
 def theta_forecast(state: ThetaState, h: int, theta: float,
                    quantiles: tuple[float, ...] | None
                    ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -175,6 +178,7 @@ def theta_forecast(state: ThetaState, h: int, theta: float,
     return mean, normal_quantiles(mean, sd, quantiles)
 
 
+@one_blas_thread
 def theta_update(state: ThetaState, y_new: np.ndarray) -> ThetaState:
     """Absorb new observations with every parameter fixed (see module docstring)."""
     from statsmodels.tsa.forecasting.theta import ThetaModel, ThetaModelResults

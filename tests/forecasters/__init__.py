@@ -1,0 +1,1 @@
+"""Tests of the classical forecasters (naive family and statsmodels-based models)."""
