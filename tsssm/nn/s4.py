@@ -19,15 +19,10 @@ import torch
 from torch import nn
 
 from tsssm._validation import check_int, check_option
-from tsssm.nn._init import (
-    check_dt_range,
-    complex_dtype,
-    complex_expm1,
-    log_uniform,
-    real_dtype,
-)
+from tsssm.nn._init import check_dt_range, complex_dtype, log_uniform, real_dtype
 from tsssm.nn.blocks import GLUOutput
 from tsssm.nn.params import no_weight_decay
+from tsssm.ops import fft_conv, s4d_discretize, s4d_kernel, s4d_step
 
 __all__ = ["S4D_INITS", "S4DKernel", "S4DLayer", "S4Layer"]
 
@@ -100,40 +95,24 @@ class S4DKernel(nn.Module):
         self.C = nn.Parameter(torch.randn(H, N // 2, 2, **kw) * math.sqrt(0.5))
         no_weight_decay(self.log_dt, self.log_A_real, self.A_imag)
 
-    def _dtA(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Continuous ``A`` and ``dt * A``, each complex (H, N/2)."""
-        A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)  # (H, N/2)
-        return A, torch.exp(self.log_dt)[:, None] * A
+    def A_real(self) -> torch.Tensor:
+        """Re A = -exp(log_A_real), shape (H, N/2)."""
+        return -torch.exp(self.log_A_real)
 
-    def discrete(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ZOH-discretised system: ``dA, dB, C``, each complex of shape (H, N/2).
+    def discrete(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """ZOH-discretised ``dA = exp(dt A)`` and ``dB = (exp(dt A) - 1) / A``, (H, N/2).
 
-        ``dA = exp(dt A)`` and ``dB = (exp(dt A) - 1) / A`` (the exact integral of the
-        continuous system over one step with the input held constant).
+        ``dB`` is the exact integral of the continuous system over one step with the
+        input held constant (B = 1).
         """
-        A, dtA = self._dtA()
-        return torch.exp(dtA), complex_expm1(dtA) / A, torch.view_as_complex(self.C)
+        return s4d_discretize(self.log_dt, self.A_real(), self.A_imag)
 
     def forward(self, L: int) -> torch.Tensor:
         """The convolution kernel ``K_l = 2 Re(sum_n C_n dB_n dA_n^l)``, shape (H, L)."""
-        A, dtA = self._dtA()
-        dB = complex_expm1(dtA) / A  # (H, N/2)
-        C = torch.view_as_complex(self.C)
-        # Powers dA^l computed as exp(l dt A) (a Vandermonde matrix) in one shot.
-        powers = torch.exp(dtA[:, :, None] * torch.arange(L, device=dtA.device))  # (H, N/2, L)
-        return 2 * torch.einsum("hn,hnl->hl", C * dB, powers).real
+        return s4d_kernel(self.log_dt, self.A_real(), self.A_imag, self.C, L)
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, d_state={self.d_state}, init={self.init!r}"
-
-
-def _fft_causal_conv(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """Causal convolution of u (B, H, L) with K (H, L) by FFT, zero-padded to 2L."""
-    L = u.shape[-1]
-    n = 2 * L  # padding to 2L keeps the circular convolution from wrapping around
-    Uf = torch.fft.rfft(u, n=n)  # (B, H, L + 1)
-    Kf = torch.fft.rfft(K, n=n)  # (H, L + 1)
-    return torch.fft.irfft(Uf * Kf, n=n)[..., :L]
 
 
 class S4DLayer(nn.Module):
@@ -182,8 +161,8 @@ class S4DLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = x.transpose(1, 2)  # (B, H, L)
-        K = self.kernel(u.shape[-1]).to(u.dtype)  # (H, L)
-        y = _fft_causal_conv(u, K) + self.D[:, None] * u  # (B, H, L)
+        K = self.kernel(u.shape[-1])  # (H, L)
+        y = fft_conv(u, K, self.D)  # (B, H, L), FFT of length 2L: no wrap-around
         return self.output(y.transpose(1, 2))
 
     def allocate_state(self, batch_size: int) -> torch.Tensor:
@@ -193,10 +172,9 @@ class S4DLayer(nn.Module):
         return torch.zeros(shape, device=p.device, dtype=complex_dtype(p.dtype))
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        dA, dB, C = self.kernel.discrete()  # each (H, N/2)
-        state = dA * state + dB * x_t[:, :, None]  # (B, H, N/2)
-        y = 2 * (C * state).sum(-1).real + self.D * x_t  # (B, H)
-        return self.output(y.to(x_t.dtype)), state
+        dA, dB = self.kernel.discrete()  # each (H, N/2) complex
+        y, state = s4d_step(state, x_t, dA, dB, self.kernel.C, self.D)  # (B, H), (B, H, N/2)
+        return self.output(y), state
 
 
 #: S4 in tsssm is the diagonal S4D form.

@@ -1,0 +1,1 @@
+"""Tests of tsssm.nn (layers, backbones, heads, RevIN)."""
