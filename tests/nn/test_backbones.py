@@ -108,3 +108,38 @@ def test_factory_and_errors():
         make_backbone("s4", d_input=1, n_layers=0)
     with pytest.raises(ParameterError, match="norm"):
         make_backbone("s4", d_input=1, norm="batchnorm")
+
+
+@pytest.mark.parametrize("name", ["s4", "s5", "mamba", "hybrid"])
+def test_forward_with_state_primes_step(name):
+    """Priming on a context in one pass, then stepping, equals forward on everything."""
+    torch.manual_seed(0)
+    dtype = torch.float64
+    net = _make(name, dtype).eval()
+    x = torch.randn(2, 12, 3, dtype=dtype)
+    with torch.no_grad():
+        full = net(x)
+        # a context shorter than the Mamba convolution window exercises its zero padding
+        for cut in (2, 9):
+            y, state = net.forward_with_state(x[:, :cut])
+            torch.testing.assert_close(y, full[:, :cut], **TOL[dtype])
+            ys = []
+            for t in range(cut, 12):
+                y_t, state = net.step(x[:, t], state)
+                ys.append(y_t)
+            torch.testing.assert_close(torch.stack(ys, 1), full[:, cut:], **TOL[dtype])
+
+
+def test_hybrid_forward_with_state_preallocated_cache():
+    torch.manual_seed(0)
+    net = _make("hybrid").eval()
+    x = torch.randn(2, 12, 3, dtype=torch.float64)
+    with torch.no_grad():
+        _, state = net.forward_with_state(x[:, :8], max_len=12)
+        ys = []
+        for t in range(8, 12):
+            y_t, state = net.step(x[:, t], state)
+            ys.append(y_t)
+        torch.testing.assert_close(torch.stack(ys, 1), net(x)[:, 8:], **TOL[torch.float64])
+        with pytest.raises(DataError, match="max_len=4"):
+            net.forward_with_state(x[:, :8], max_len=4)

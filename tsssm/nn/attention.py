@@ -74,11 +74,37 @@ class CausalSelfAttention(nn.Module):
         return q, k, v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._attend(x)[0]
+
+    def _attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Output (B, L, d_model), keys and values (B, n_heads, L, head_dim)."""
         B, L, _ = x.shape
         q, k, v = self._heads(x)
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)  # (B, nh, L, hd)
-        return self.out_proj(y.transpose(1, 2).reshape(B, L, self.d_model))
+        return self.out_proj(y.transpose(1, 2).reshape(B, L, self.d_model)), k, v
+
+    def forward_with_state(
+        self, x: torch.Tensor, max_len: int | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """``forward(x)`` and the key/value cache holding all L positions of x.
+
+        ``max_len`` is as in :meth:`allocate_state` and must be >= L when given.
+        """
+        y, k, v = self._attend(x)
+        L = x.shape[1]
+        if max_len is None:
+            return y, {"k": k, "v": v, "length": L, "max_len": None}
+        if max_len < L:
+            raise DataError(
+                f"The key/value cache cannot hold a sequence of length {L} with "
+                f"max_len={max_len}. Use a larger max_len, or max_len=None."
+            )
+        state = self.allocate_state(x.shape[0], max_len=max_len)
+        state["k"][:, :, :L] = k
+        state["v"][:, :, :L] = v
+        state["length"] = L
+        return y, state
 
     def allocate_state(self, batch_size: int, max_len: int | None = None) -> dict[str, Any]:
         """An empty key/value cache.

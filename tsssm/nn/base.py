@@ -91,6 +91,26 @@ class Backbone(nn.Module):
             new_state.append(s)
         return self.norm_f(h), new_state
 
+    def forward_with_state(self, x: torch.Tensor) -> tuple[torch.Tensor, list[Any]]:
+        """``forward(x)`` and the state that stepping through x would end in.
+
+        Use it to prime streaming from a context window in one parallel pass: the
+        :meth:`step` calls that follow continue exactly where x ends.
+        """
+        return self._forward_with_state(x, {})
+
+    def _forward_with_state(
+        self, x: torch.Tensor, kwargs: dict[type, dict[str, Any]]
+    ) -> tuple[torch.Tensor, list[Any]]:
+        """Shared body; ``kwargs`` maps a mixer type to extra arguments for its blocks."""
+        self._check_input(x, 3, "x of shape (batch, length, d_input)")
+        h = self.in_proj(x)  # (B, L, d_model)
+        state = []
+        for layer in self.layers:
+            h, s = layer.forward_with_state(h, **kwargs.get(type(layer.mixer), {}))
+            state.append(s)
+        return self.norm_f(h), state
+
     def extra_repr(self) -> str:
         return (
             f"d_input={self.d_input}, d_model={self.d_model}, n_layers={self.n_layers}, "

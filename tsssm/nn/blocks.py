@@ -7,7 +7,10 @@ the backbones rely on:
 - ``allocate_state(batch_size, **kw)``: the state before the first step (``None`` for a
   position-wise layer);
 - ``step(x_t, state)``: x_t (B, d_model) -> (y_t (B, d_model), new_state), so that
-  stepping through a sequence reproduces ``forward``.
+  stepping through a sequence reproduces ``forward``;
+- ``forward_with_state(x, **kw)``: ``forward`` plus the state that stepping through x from
+  ``allocate_state`` would end in, computed in parallel (to prime streaming from a
+  whole context window without a Python loop over it).
 """
 
 from __future__ import annotations
@@ -78,6 +81,11 @@ class ResidualBlock(nn.Module):
         y_t, state = self.mixer.step(self.norm(x_t), state)
         return x_t + self.dropout(y_t), state
 
+    def forward_with_state(self, x: torch.Tensor, **kwargs: Any) -> tuple[torch.Tensor, Any]:
+        """``forward(x)`` and the mixer's state after the last position of x."""
+        y, state = self.mixer.forward_with_state(self.norm(x), **kwargs)
+        return x + self.dropout(y), state
+
 
 class _PositionWise(nn.Module):
     """Mixin for layers that act on each position alone: trivial state and step."""
@@ -87,6 +95,9 @@ class _PositionWise(nn.Module):
 
     def step(self, x_t: torch.Tensor, state: None) -> tuple[torch.Tensor, None]:
         return self(x_t[:, None])[:, 0], state  # (B, 1, D) -> (B, D)
+
+    def forward_with_state(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self(x), None
 
 
 class MLP(_PositionWise):

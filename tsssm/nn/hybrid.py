@@ -154,6 +154,15 @@ class HybridBackbone(Backbone):
             for layer in self.layers
         ]
 
+    def forward_with_state(
+        self, x: torch.Tensor, max_len: int | None = None
+    ) -> tuple[torch.Tensor, list[Any]]:
+        """``forward(x)`` and the state after x, key/value caches included.
+
+        ``max_len`` is as in :meth:`allocate_state` (>= the length of x when given).
+        """
+        return self._forward_with_state(x, {CausalSelfAttention: {"max_len": max_len}})
+
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, attn_every={self.attn_every}, "

@@ -128,12 +128,25 @@ class MambaBlock(nn.Module):
         return delta, B, C
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x, return_state=False)[0]
+
+    def forward_with_state(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``forward(x)`` and ``(conv_state, ssm_state)`` after the last position."""
+        y, state = self._forward(x, return_state=True)
+        return y, state  # type: ignore[return-value]
+
+    def _forward(
+        self, x: torch.Tensor, return_state: bool
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         L = x.shape[1]
-        u, z = self.in_proj(x).chunk(2, dim=-1)  # each (B, L, E)
-        u = self.conv1d(u.transpose(1, 2))[..., :L]  # (B, E, L); drop the right padding
+        u_in, z = self.in_proj(x).chunk(2, dim=-1)  # each (B, L, E)
+        u_in = u_in.transpose(1, 2)  # (B, E, L)
+        u = self.conv1d(u_in)[..., :L]  # (B, E, L); drop the right padding
         u = F.silu(u)
         delta, B, C = self._ssm_inputs(u.transpose(1, 2))  # (B, L, E), (B, L, N), (B, L, N)
-        y = selective_scan(
+        out = selective_scan(
             u,
             delta.transpose(1, 2),  # (B, E, L)
             -torch.exp(self.A_log),  # (E, N)
@@ -143,16 +156,26 @@ class MambaBlock(nn.Module):
             z=z.transpose(1, 2),  # (B, E, L)
             delta_bias=self.dt_proj.bias,
             delta_softplus=True,
+            return_last_state=return_state,
             backend=self.backend,
-        )  # (B, E, L)
-        return self.out_proj(y.transpose(1, 2))
+        )
+        if not return_state:
+            return self.out_proj(out.transpose(1, 2)), None  # out: (B, E, L)
+        y, ssm_state = out  # (B, E, L), (B, E, N)
+        # The convolution's window: the last d_conv inputs, zeros before the start.
+        conv_state = F.pad(u_in, (max(self.d_conv - L, 0), 0))[..., -self.d_conv :]
+        return self.out_proj(y.transpose(1, 2)), (conv_state, ssm_state)
 
     def allocate_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Zero ``(conv_state (B, d_inner, d_conv), ssm_state (B, d_inner, N))``."""
+        """Zero ``(conv_state (B, d_inner, d_conv), ssm_state (B, d_inner, N))``.
+
+        The SSM state is kept in at least float32 (as the scan keeps it), even for
+        half-precision parameters.
+        """
         w = self.A_log
         conv = torch.zeros(batch_size, self.d_inner, self.d_conv, device=w.device, dtype=w.dtype)
         ssm = torch.zeros(batch_size, self.d_inner, self.d_state, device=w.device,
-                          dtype=w.dtype)
+                          dtype=torch.promote_types(w.dtype, torch.float32))
         return conv, ssm
 
     def step(

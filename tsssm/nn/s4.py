@@ -22,7 +22,7 @@ from tsssm._validation import check_int, check_option
 from tsssm.nn._init import check_dt_range, complex_dtype, log_uniform, real_dtype
 from tsssm.nn.blocks import GLUOutput
 from tsssm.nn.params import no_weight_decay
-from tsssm.ops import fft_conv, s4d_discretize, s4d_kernel, s4d_step
+from tsssm.ops import fft_conv, s4d_discretize, s4d_final_state, s4d_kernel, s4d_step
 
 __all__ = ["S4D_INITS", "S4DKernel", "S4DLayer", "S4Layer"]
 
@@ -175,6 +175,11 @@ class S4DLayer(nn.Module):
         dA, dB = self.kernel.discrete()  # each (H, N/2) complex
         y, state = s4d_step(state, x_t, dA, dB, self.kernel.C, self.D)  # (B, H), (B, H, N/2)
         return self.output(y), state
+
+    def forward_with_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward(x)`` and the recurrent state after reading x, (B, H, N/2) complex."""
+        dA, dB = self.kernel.discrete()
+        return self(x), s4d_final_state(x.transpose(1, 2), dA, dB)
 
 
 #: S4 in tsssm is the diagonal S4D form.

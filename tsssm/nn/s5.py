@@ -187,13 +187,17 @@ class S5Layer(nn.Module):
         return dLambda, dB, torch.view_as_complex(self.C)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_state(x)[0]
+
+    def forward_with_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward(x)`` and the state after the last position, (B, P/2) complex."""
         dLambda, dB, C = self.discrete()
         Bu = torch.einsum("ph,blh->bpl", dB, x.to(dB.dtype))  # (B, P/2, L)
         a = dLambda[None, :, None].expand_as(Bu)  # (B, P/2, L)
         states = linear_scan(a, Bu, backend=self.backend)  # (B, P/2, L)
         y = 2 * torch.einsum("hp,bpl->blh", C, states).real  # (B, L, H)
         y = y.to(x.dtype) + self.D * x
-        return self.output(y)
+        return self.output(y), states[..., -1]
 
     def allocate_state(self, batch_size: int) -> torch.Tensor:
         """Zero state of shape (batch_size, P/2), complex."""
