@@ -299,8 +299,9 @@ def plot_metrics(
     shown = np.where(np.isfinite(values), values, 0.0)  # inf/NaN bars are labelled instead
     bars = ax.bar(labels, shown, yerr=None if err is None else np.nan_to_num(err),
                   color=[f"C{k % 10}" for k in range(len(labels))], capsize=3)
-    for bar, v in zip(bars, values):
-        ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+    tops = shown + (0.0 if err is None else np.nan_to_num(err))  # above the error bar
+    for bar, v, top in zip(bars, values, tops):
+        ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, top),
                     ha="center", va="bottom", fontsize="small", xytext=(0, 2),
                     textcoords="offset points")
     ax.set_ylabel(metric)
