@@ -1,9 +1,19 @@
+import copy
+import pickle
+
 import pytest
 import torch
 from torch import nn
 
 from tsssm.exceptions import ParameterError
-from tsssm.nn import RMSNorm, make_norm, no_weight_decay, param_groups
+from tsssm.nn import (
+    RMSNorm,
+    make_backbone,
+    make_norm,
+    no_weight_decay,
+    no_weight_decay_names,
+    param_groups,
+)
 from tsssm.nn.mamba import MambaBlock
 
 
@@ -28,10 +38,38 @@ def test_param_groups_split_marked_and_1d_parameters():
 def test_param_groups_skips_frozen_and_leaves_out_empty_groups():
     lin = nn.Linear(3, 2, bias=False)
     assert param_groups(lin, 0.1) == [{"params": [lin.weight], "weight_decay": 0.1}]
-    no_weight_decay(lin.weight)
+    no_weight_decay(lin, "weight")
     assert param_groups(lin, 0.1) == [{"params": [lin.weight], "weight_decay": 0.0}]
     lin.weight.requires_grad_(False)
     assert param_groups(lin, 0.1) == []
+    with pytest.raises(ParameterError, match="no parameter named 'wieght'"):
+        no_weight_decay(lin, "wieght")
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle", "to"])
+def test_marks_survive_copies_and_conversions(how):
+    torch.manual_seed(0)
+    net = make_backbone("s5", d_input=2, d_model=4, n_layers=2, d_state=4)
+    if how == "deepcopy":
+        net = copy.deepcopy(net)
+    elif how == "pickle":
+        net = pickle.loads(pickle.dumps(net))
+    else:
+        net = net.to(torch.float64)
+    names = no_weight_decay_names(net)
+    for i in range(2):
+        for p in ("log_Lambda_real", "Lambda_imag", "log_dt", "D"):
+            assert f"layers.{i}.mixer.{p}" in names
+        assert f"layers.{i}.mixer.B" not in names
+    n_exempt = sum(len(g["params"]) for g in param_groups(net, 0.1) if g["weight_decay"] == 0)
+    assert n_exempt == len(names)
+
+
+def test_shared_parameter_appears_once():
+    lin = nn.Linear(3, 3)
+    net = nn.Sequential(lin, nn.ReLU(), lin)
+    groups = param_groups(net, 0.1)
+    assert sum(len(g["params"]) for g in groups) == 2
 
 
 def test_param_groups_rejects_negative_decay():

@@ -20,7 +20,7 @@ from tsssm.nn.heads import LinearHead, QuantileHead
 from tsssm.nn.mamba import MambaBlock
 from tsssm.nn.moe import MoE
 from tsssm.nn.norm import RMSNorm, make_norm
-from tsssm.nn.params import is_no_weight_decay, no_weight_decay, param_groups
+from tsssm.nn.params import no_weight_decay, no_weight_decay_names, param_groups
 from tsssm.nn.revin import RevIN
 from tsssm.nn.s4 import S4DKernel, S4DLayer, S4Layer
 from tsssm.nn.s5 import S5Layer
@@ -46,9 +46,9 @@ __all__ = [
     "S4Layer",
     "S5Backbone",
     "S5Layer",
-    "is_no_weight_decay",
     "make_backbone",
     "make_norm",
     "no_weight_decay",
+    "no_weight_decay_names",
     "param_groups",
 ]

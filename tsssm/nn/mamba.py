@@ -117,7 +117,8 @@ class MambaBlock(nn.Module):
         A = torch.arange(1, N + 1, **kw).repeat(E, 1)  # (E, N)
         self.A_log = nn.Parameter(torch.log(A))
         self.D = nn.Parameter(torch.ones(E, **kw))
-        no_weight_decay(self.A_log, self.D, self.dt_proj.bias)
+        no_weight_decay(self, "A_log", "D")
+        no_weight_decay(self.dt_proj, "bias")
         self.out_proj = nn.Linear(E, d_model, bias=bias, **kw)
 
     def _ssm_inputs(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -6,37 +6,65 @@ means a step of 1 and for ``A_log`` an eigenvalue of -1, destroying the memory t
 initialisation gave the layer. Layers therefore mark such parameters with
 :func:`no_weight_decay`, and the training code builds its optimiser groups with
 :func:`param_groups`.
+
+The mark is kept by the module that owns the parameter (a set of parameter names in
+the attribute ``_no_weight_decay``), not on the tensor: tensor attributes are lost by
+``copy.deepcopy`` of a ``Parameter``, module attributes survive ``deepcopy``, pickling
+and ``Module.to``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 
-import torch
 from torch import nn
 
 from tsssm._validation import check_real
+from tsssm.exceptions import ParameterError
 
-__all__ = ["NO_WEIGHT_DECAY_ATTR", "is_no_weight_decay", "no_weight_decay", "param_groups"]
+__all__ = ["NO_WEIGHT_DECAY_ATTR", "no_weight_decay", "no_weight_decay_names", "param_groups"]
 
-#: Attribute set to ``True`` on a parameter that must get no weight decay.
+#: Module attribute holding the names of its own parameters exempt from weight decay.
 NO_WEIGHT_DECAY_ATTR = "_no_weight_decay"
 
 
-def no_weight_decay(*params: nn.Parameter) -> None:
-    """Mark parameters so that :func:`param_groups` exempts them from weight decay."""
-    for p in params:
-        setattr(p, NO_WEIGHT_DECAY_ATTR, True)
+def no_weight_decay(module: nn.Module, *names: str) -> None:
+    """Mark parameters of ``module`` (by attribute name) as exempt from weight decay.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module that directly owns the parameters.
+    *names : str
+        Their attribute names, e.g. ``no_weight_decay(self, "A_log", "D")``.
+    """
+    own = dict(module.named_parameters(recurse=False))
+    unknown = [n for n in names if n not in own]
+    if unknown:
+        raise ParameterError(
+            f"no_weight_decay: {type(module).__name__} has no parameter named "
+            f"{', '.join(map(repr, unknown))}. Its parameters are {sorted(own)}."
+        )
+    marked = set(getattr(module, NO_WEIGHT_DECAY_ATTR, ()))
+    setattr(module, NO_WEIGHT_DECAY_ATTR, marked | set(names))
 
 
-def is_no_weight_decay(param: torch.Tensor) -> bool:
-    """Return whether ``param`` is exempt from weight decay.
+def no_weight_decay_names(module: nn.Module) -> list[str]:
+    """Dotted names of the parameters of ``module`` that get no weight decay.
 
-    A parameter is exempt when it was marked with :func:`no_weight_decay`, or when it
-    has fewer than two dimensions (biases and normalisation gains: decaying them only
+    A parameter is exempt when its owner marked it with :func:`no_weight_decay`, or when
+    it has fewer than two dimensions (biases and normalisation gains: decaying them only
     shrinks offsets and scales, it does not regularise a mapping).
     """
-    return bool(getattr(param, NO_WEIGHT_DECAY_ATTR, False)) or param.ndim < 2
+    return [name for name, _ in _exempt(module)]
+
+
+def _exempt(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
+    for prefix, mod in module.named_modules():
+        marked = getattr(mod, NO_WEIGHT_DECAY_ATTR, ())
+        for name, p in mod.named_parameters(recurse=False):
+            if name in marked or p.ndim < 2:
+                yield (f"{prefix}.{name}" if prefix else name), p
 
 
 def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
@@ -54,9 +82,9 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     list of dict
         Groups ``{"params": [...], "weight_decay": float}`` ready for
         ``torch.optim.AdamW(groups, lr=...)``: one with ``weight_decay`` for the
-        ordinary weights and one with ``0.0`` for the parameters that
-        :func:`is_no_weight_decay` exempts. Empty groups are left out; parameters
-        with ``requires_grad=False`` are skipped; shared parameters appear once.
+        ordinary weights and one with ``0.0`` for those :func:`no_weight_decay_names`
+        lists. Empty groups are left out; parameters with ``requires_grad=False`` are
+        skipped; a shared parameter appears once.
 
     Examples
     --------
@@ -66,23 +94,15 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     [(1, 0.01), (1, 0.0)]
     """
     weight_decay = check_real(weight_decay, "weight_decay", owner="param_groups", min_value=0.0)
+    exempt_ids = {id(p) for _, p in _exempt(module)}
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
-    for p in _unique_trainable(module.parameters()):
-        (no_decay if is_no_weight_decay(p) else decay).append(p)
+    for p in module.parameters():  # a shared parameter comes once
+        if p.requires_grad:
+            (no_decay if id(p) in exempt_ids else decay).append(p)
     groups = []
     if decay:
         groups.append({"params": decay, "weight_decay": weight_decay})
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
     return groups
-
-
-def _unique_trainable(params: Iterable[nn.Parameter]) -> list[nn.Parameter]:
-    seen: set[int] = set()
-    out = []
-    for p in params:
-        if p.requires_grad and id(p) not in seen:
-            seen.add(id(p))
-            out.append(p)
-    return out

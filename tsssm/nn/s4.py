@@ -93,7 +93,7 @@ class S4DKernel(nn.Module):
         self.A_imag = nn.Parameter(imag.repeat(H, 1))  # (H, N/2)
         # C ~ standard complex normal (each part has variance 1/2), stored as real pairs.
         self.C = nn.Parameter(torch.randn(H, N // 2, 2, **kw) * math.sqrt(0.5))
-        no_weight_decay(self.log_dt, self.log_A_real, self.A_imag)
+        no_weight_decay(self, "log_dt", "log_A_real", "A_imag")
 
     def A_real(self) -> torch.Tensor:
         """Re A = -exp(log_A_real), shape (H, N/2)."""
@@ -156,7 +156,7 @@ class S4DLayer(nn.Module):
         self.kernel = S4DKernel(d_model, d_state, init, dt_min, dt_max, **kw)
         self.d_model = d_model
         self.D = nn.Parameter(torch.randn(d_model, **kw))
-        no_weight_decay(self.D)
+        no_weight_decay(self, "D")
         self.output = GLUOutput(d_model, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -169,7 +169,7 @@ class S5Layer(nn.Module):
         self.C = nn.Parameter(torch.view_as_real(C_tilde).to(**kw))
         self.D = nn.Parameter(torch.randn(H, **kw))
         self.log_dt = nn.Parameter(log_uniform((P // 2,), dt_min, dt_max, **kw))
-        no_weight_decay(self.log_Lambda_real, self.Lambda_imag, self.log_dt, self.D)
+        no_weight_decay(self, "log_Lambda_real", "Lambda_imag", "log_dt", "D")
         self.output = GLUOutput(H, **kw)
 
     def discrete(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
