@@ -291,14 +291,19 @@ def split(
             " each column is one series and needs a unique name."
         )
     _check_unique(idx, f"(the shared index of {what})")
-    order = np.argsort(np.asarray(idx), kind="stable") if not idx.is_monotonic_increasing \
-        else np.arange(len(idx))
-    sidx = idx[order]
+    if idx.is_monotonic_increasing:  # slices keep the index's declared frequency
+        order, sidx = np.arange(len(idx)), idx
+    else:
+        order = np.argsort(np.asarray(idx), kind="stable")
+        sidx = idx[order]
     blocks = []
     for k, col in enumerate(obj.columns):
         vals = _float_column(obj.iloc[:, k], f"Column {col!r} of {what}")[order]
+        # Leading NaNs of a column mean its series starts later; a transformed column
+        # keeps them, because there they can stand for values an inverse restores (the
+        # first values of a differenced series).
         observed = np.flatnonzero(~np.isnan(vals))
-        first = observed[0] if len(observed) else len(vals)  # leading NaN: starts later
+        first = 0 if columns != "target" else observed[0] if len(observed) else len(vals)
         blocks.append(Block(col, sidx[first:], vals[first:, None], order[first:]))
     return Split("wide", obj, kind, blocks, list(obj.columns))
 

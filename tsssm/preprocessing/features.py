@@ -385,10 +385,11 @@ class CalendarFeatures(BaseFeatures):
         return out
 
     def _fit_groups(self, groups: list[dict]) -> None:
-        if self.kind_ == "int" and self._calendar_names():
+        if self.kind_ == "int" and (self._calendar_names() or self.holidays is not None):
             raise DataTypeError(
-                "Calendar features need a DatetimeIndex or PeriodIndex; X has an integer "
-                "index. Use fourier= only, or convert the index with pd.to_datetime."
+                "Calendar features and holidays need a DatetimeIndex or PeriodIndex; X has "
+                "an integer index. Use fourier= only, or convert the index with "
+                "pd.to_datetime."
             )
         starts = [g["index"][0] for g in groups if len(g["index"])]
         self.origin_ = min(starts) if starts else None

@@ -25,7 +25,8 @@ from tsssm._validation import check_coverage, check_horizon, check_quantiles, sh
 from tsssm.data import detect_form, to_panel, to_update_panel
 from tsssm.exceptions import DataError, ParameterError, ParameterTypeError
 from tsssm.forecasters.base import BaseForecaster
-from tsssm.preprocessing._time import as_time_index, sort_keys
+from tsssm.preprocessing._frames import split
+from tsssm.preprocessing._time import as_time_index, infer_freq, sort_keys
 from tsssm.preprocessing.base import BaseTransformer
 from tsssm.preprocessing.features import BaseFeatures
 from tsssm.preprocessing.transforms import Differencer
@@ -230,6 +231,8 @@ class TransformedForecaster(BaseForecaster):
         steps = [(name, clone(t)) for name, t in self._named_steps()]
         forecaster = clone(self.forecaster)
         y, X = _split_exog(y, X, form, keys)
+        if freq is None:  # one frequency for every step and the forecaster
+            freq = _infer_freq(y, keys)
         for _, t in steps:
             if isinstance(t, BaseFeatures):
                 base = X if X is not None else _empty_frame(y, form, keys)
@@ -242,6 +245,7 @@ class TransformedForecaster(BaseForecaster):
         self.forecaster_ = forecaster
         self.form_ = form
         self.keys_ = keys
+        self.freq_ = freq
         self.data_ = to_panel(y, None, freq=freq, allow_nan=True, owner=type(self).__name__,
                               **keys)
         self.n_series_ = self.data_.n_series
@@ -400,6 +404,15 @@ def _split_exog(y: Any, X: Any, form: str, keys: dict) -> tuple[Any, Any]:
             "X. Pass them one way."
         )
     return y[[id_col, time_col, target_col]], y[[id_col, time_col, *extra]]
+
+
+def _infer_freq(y: Any, keys: dict) -> Any:
+    """The frequency of ``y`` (gaps tolerated), or None where it cannot be told."""
+    try:
+        sp = split(y, fitted_layout=None, **keys)
+        return infer_freq([(b.uid, b.index) for b in sp.blocks if len(b.index)], sp.kind)
+    except DataError:
+        return None  # too few points: let each step and the forecaster say so
 
 
 def _empty_frame(y: Any, form: str, keys: dict) -> pd.DataFrame:
