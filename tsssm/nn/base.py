@@ -26,6 +26,8 @@ class Backbone(nn.Module):
     forward : x (B, L, d_input) -> (B, L, d_model)
     step : x_t (B, d_input) -> (B, d_model); the state is a list with one entry per
         residual block, to be treated as opaque.
+    forward_with_state : x (B, L, d_input) -> ((B, L, d_model), state after x), so that
+        streaming can start from a context window read in one parallel pass.
     """
 
     def __init__(
