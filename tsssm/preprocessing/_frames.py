@@ -10,8 +10,10 @@ matrix of value columns) and rebuilds an object of the same layout afterwards:
     a time-indexed ``pd.DataFrame`` holding several value columns of *one* series, as
     ``predict_quantiles`` returns for a Series input (columns ``q0.1``, ...);
 ``"wide"``
-    a time-indexed ``pd.DataFrame`` with one column per series (leading NaNs of a
-    column mean the series starts later, as in :func:`tsssm.data.to_panel`);
+    a time-indexed ``pd.DataFrame`` with one column per series. Read as data, the
+    leading NaNs of a column mean the series starts later (as in
+    :func:`tsssm.data.to_panel`); read for an inverse they are kept, because there
+    they may stand for values the inverse restores (a differenced series' start);
 ``"long"``
     a ``pd.DataFrame`` with an id column, a time column and value columns (the
     target, ``yhat``, ``q0.1``..., ``lower``/``upper``); other columns pass through.
@@ -208,7 +210,7 @@ def _check_unique(index: pd.Index, uid: Any) -> None:
 def _sorted_block(uid: Any, index: pd.Index, values: np.ndarray, rows: np.ndarray) -> Block:
     _check_unique(index, uid)
     if not index.is_monotonic_increasing:
-        order = np.argsort(np.asarray(index), kind="stable")
+        order = np.asarray(index.argsort(kind="stable"))
         index, values, rows = index[order], values[order], rows[order]
     return Block(uid, index, values, rows)
 
@@ -294,7 +296,7 @@ def split(
     if idx.is_monotonic_increasing:  # slices keep the index's declared frequency
         order, sidx = np.arange(len(idx)), idx
     else:
-        order = np.argsort(np.asarray(idx), kind="stable")
+        order = np.asarray(idx.argsort(kind="stable"))
         sidx = idx[order]
     blocks = []
     for k, col in enumerate(obj.columns):

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsssm._validation import shorten
-from tsssm.exceptions import DataError, ParameterTypeError
+from tsssm.exceptions import DataError
 from tsssm.preprocessing._frames import Block, Split, split
 from tsssm.preprocessing._time import infer_freq, parse_freq, positions
 
@@ -136,7 +136,11 @@ class BaseTransformer(BaseEstimator):
                    target_col=target_col)
         self.layout_ = sp.layout
         self.kind_ = sp.kind
-        self.id_col_, self.time_col_, self.target_col_ = id_col, time_col, target_col
+        # forecasts of Series and wide data come back long with the default names
+        long = sp.layout == "long"
+        self.id_col_ = id_col if long else "unique_id"
+        self.time_col_ = time_col if long else "ds"
+        self.target_col_ = target_col
         if sp.layout == "series":
             self.series_name_ = sp.blocks[0].uid
         self.freq_ = self._resolve_freq(sp, freq)
@@ -267,14 +271,6 @@ class BaseTransformer(BaseEstimator):
     def _clear_fitted(self) -> None:
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, name)
-
-    def _owner_check(self, value: Any, name: str, types: tuple, text: str) -> Any:
-        if not isinstance(value, types):
-            raise ParameterTypeError(
-                f"The '{name}' parameter of {type(self).__name__} must be {text}. "
-                f"Got {value!r}."
-            )
-        return value
 
 
 def _freq_name(freq: Any) -> str:

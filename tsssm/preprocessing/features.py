@@ -260,9 +260,10 @@ class BaseFeatures(BaseEstimator):
                     f"X has duplicate time points for series {uid!r}: "
                     f"{index[index.duplicated()][:3].tolist()}."
                 )
-            order = np.argsort(np.asarray(index), kind="stable")
-            groups.append({"uid": uid, "index": index[order], "rows": rows[order],
-                           "frame": frame.iloc[rows[order]]})
+            if not index.is_monotonic_increasing:
+                order = np.asarray(index.argsort(kind="stable"))
+                index, rows = index[order], rows[order]
+            groups.append({"uid": uid, "index": index, "rows": rows, "frame": frame.iloc[rows]})
         return layout, kind, frame, groups
 
 
