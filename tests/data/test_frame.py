@@ -375,3 +375,12 @@ def test_skip_mode_leaves_out_malformed_series_with_reasons():
     assert "missing value" in panel.skipped["s1"]
     assert "not regular" in panel.skipped["s2"]
     assert "mixed frequencies" in panel.skipped["s3"]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_any_datetime_unit(unit):
+    idx = pd.date_range("2024-01-01", periods=30, freq="h", unit=unit, tz="Europe/Berlin")
+    long = pd.DataFrame({"unique_id": "a", "ds": idx, "y": np.arange(30.0)})
+    assert to_panel(long).axis.freq == pd.offsets.Hour()
+    with pytest.raises(DataError, match="not regular"):
+        to_panel(long.drop(index=[5]), freq="h")

@@ -155,14 +155,28 @@ def _common_freq(indexes: list[tuple[Any, pd.Index]], kind: str,
 
 
 def _as_int64(idx: pd.Index, kind: str) -> np.ndarray:
-    return idx.asi8 if kind == "datetime" else idx.to_numpy(dtype=np.int64)
+    """Time points as int64: nanoseconds for datetimes (whatever the index's unit), period
+    ordinals for periods, the values for integer indexes."""
+    if kind == "datetime":
+        return idx.as_unit("ns").asi8
+    return idx.asi8 if kind == "period" else idx.to_numpy(dtype=np.int64)
 
 
 def _check_grid(idx: pd.Index, axis: TimeAxis, uid: Any) -> None:
     """Raise if ``idx`` is not exactly the regular grid of ``axis`` from its first point."""
+    if len(idx) < 2:
+        return
+    got = _as_int64(idx, axis.kind)
+    if axis.kind == "int" or (axis.kind == "datetime" and
+                              isinstance(axis.freq, pd.offsets.Tick)):
+        # Fixed-size steps: comparing differences avoids building the grid.
+        step = int(axis.freq) if axis.kind == "int" else pd.Timedelta(axis.freq).value
+        if np.all(np.diff(got) == step):
+            return
     expected = axis.grid(idx[0], len(idx))
-    if len(idx) and not np.array_equal(np.asarray(expected), np.asarray(idx)):
-        bad = int(np.argmax(np.asarray(expected) != np.asarray(idx)))
+    want = _as_int64(expected, axis.kind)
+    if not np.array_equal(want, got):
+        bad = int(np.argmax(want != got))
         raise DataError(
             f"Series {uid!r} is not regular at frequency '{axis.freq_str}': expected "
             f"{expected[bad]} at position {bad}, got {idx[bad]}. Fill the gaps (for example "
