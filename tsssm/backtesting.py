@@ -333,37 +333,52 @@ def _forecast_window(model: Any, panel: Panel, window: _Window, seen: dict[int, 
 
     qcols = [quantile_column(q) for q in cfg.quantiles] if cfg.quantiles else []
     train_lo = _train_bounds(window, cfg)
-    parts = []
+    cols: dict[str, list] = {}  # the window's forecast columns, series after series
+    times, cuts, uids = [], [], []
     for k, i in enumerate(window.active):
         uid, n = panel.ids[i], int(window.n_train[k])
-        cut = _cutoff(panel, i, n)
+        first = panel.axis.shift(panel.starts[i], n)  # the first forecast step
         try:
-            out = {"yhat": _take(blocks["yhat"], uid, "yhat", panel, i, n)}
+            out = {"yhat": _take(blocks["yhat"], uid, "yhat", first, h)}
             for c in qcols:
-                out[c] = _take(blocks["q"], uid, c, panel, i, n)
+                out[c] = _take(blocks["q"], uid, c, first, h)
             if cfg.coverage is not None:
-                out["lower"] = _take(blocks["iv"], uid, "lower", panel, i, n)
-                out["upper"] = _take(blocks["iv"], uid, "upper", panel, i, n)
+                out["lower"] = _take(blocks["iv"], uid, "lower", first, h)
+                out["upper"] = _take(blocks["iv"], uid, "upper", first, h)
             y_all = panel.values(i)
-            actual = y_all[n : n + h]
-            scores = _score(cfg, actual, out, qcols, y_all[int(train_lo[k]) : n])
+            out = {"y": y_all[n : n + h], **out}
+            scores = _score(cfg, out, qcols, y_all[int(train_lo[k]) : n])
         except Exception as err:
             if cfg.raise_errors:
                 raise
             chunk.fail(panel, window, "score", err, uid=uid)
             continue
+        cut = _cutoff(panel, i, n)
         chunk.scores.append({"model": chunk.name, _ID: uid, "window": window.index,
                              "cutoff": cut, **scores})
-        part = {"model": chunk.name, "cutoff": [cut] * h, _ID: [uid] * h,
-                _TIME: panel.axis.grid(panel.axis.shift(panel.starts[i], n), h),
-                "y": actual, **out, "window": window.index}
-        parts.append(pd.DataFrame(part))
-    if parts:
-        chunk.forecasts.append(pd.concat(parts, ignore_index=True))
+        times.append(panel.axis.grid(first, h))
+        cuts.append(cut)
+        uids.append(uid)
+        for c, v in out.items():
+            cols.setdefault(c, []).append(v)
+    if not uids:
+        return
+    repeat = np.full(len(uids), h)
+    ids = np.empty(len(uids), dtype=object)
+    ids[:] = uids
+    cut_arr = np.empty(len(cuts), dtype=object)
+    cut_arr[:] = cuts
+    frame = {"model": chunk.name,
+             "cutoff": pd.Series(cut_arr.repeat(repeat)).infer_objects(),
+             _ID: pd.Series(ids.repeat(repeat), dtype=object),
+             _TIME: pd.Series(times[0].append(times[1:]) if len(times) > 1 else times[0])}
+    frame.update({c: np.concatenate(v) for c, v in cols.items()})
+    frame["window"] = window.index
+    chunk.forecasts.append(pd.DataFrame(frame))
 
 
-def _blocks(frame: pd.Series | pd.DataFrame, h: int) -> dict[Any, pd.DataFrame]:
-    """Split a long prediction frame into one block of ``h`` rows per series id."""
+def _blocks(frame: pd.Series | pd.DataFrame, h: int) -> dict[Any, tuple[Any, dict]]:
+    """Split a long prediction frame into ``{id: (first time, {column: (h,) array})}``."""
     if isinstance(frame, pd.Series) or _ID not in frame.columns:
         raise DataError(
             "The model returned forecasts that are not a long DataFrame with a "
@@ -371,28 +386,35 @@ def _blocks(frame: pd.Series | pd.DataFrame, h: int) -> dict[Any, pd.DataFrame]:
             "estimator contract (predict must mirror the form of y)."
         )
     ids = frame[_ID].to_numpy()
-    return {ids[s]: frame.iloc[s : s + h] for s in range(0, len(frame), h)}
+    times = frame[_TIME]
+    values = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns
+              if c not in (_ID, _TIME)}
+    return {ids[s]: (times.iloc[s], {c: v[s : s + h] for c, v in values.items()})
+            for s in range(0, len(frame), h)}
 
 
-def _take(blocks: dict, uid: Any, col: str, panel: Panel, i: int, n: int) -> np.ndarray:
-    """Column ``col`` of series ``uid``'s forecast block, checked against the cutoff."""
+def _take(blocks: dict, uid: Any, col: str, first: Any, h: int) -> np.ndarray:
+    """Column ``col`` of series ``uid``'s forecasts, checked to start at ``first``."""
     block = blocks.get(uid)
     if block is None:
         raise DataError(f"The model returned no forecasts for series {uid!r}.")
-    first = panel.axis.shift(panel.starts[i], n)
-    if block[_TIME].iloc[0] != first:
+    start, values = block
+    if start != first:
         raise DataError(
-            f"The model's forecasts for series {uid!r} start at {block[_TIME].iloc[0]}, "
-            f"not at {first}, the step after the cutoff."
+            f"The model's forecasts for series {uid!r} start at {start}, not at {first}, "
+            "the step after the cutoff."
         )
-    return block[col].to_numpy(dtype=np.float64)
+    if len(values[col]) != h:
+        raise DataError(f"The model returned {len(values[col])} steps for series {uid!r}, "
+                        f"not {h}.")
+    return values[col]
 
 
-def _score(cfg: _Config, actual: np.ndarray, out: dict[str, np.ndarray],
-           qcols: list[str], train: np.ndarray) -> dict[str, float]:
+def _score(cfg: _Config, out: dict[str, np.ndarray], qcols: list[str],
+           train: np.ndarray) -> dict[str, float]:
     yq = np.stack([out[c] for c in qcols], axis=-1) if qcols else None
     return {
-        m.name: m(actual, out["yhat"], y_train=train, season_length=cfg.season_length,
+        m.name: m(out["y"], out["yhat"], y_train=train, season_length=cfg.season_length,
                   y_quantiles=yq, quantiles=cfg.quantiles, lower=out.get("lower"),
                   upper=out.get("upper"))
         for m in cfg.metrics
