@@ -301,6 +301,18 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _out_dir(text: str) -> Path:
+    # Checked while parsing, so a clash fails at once (exit 2) rather than after the
+    # whole backtest has run.
+    path = Path(text)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{str(existing)!r} is an existing file, not a folder; name a folder (it is "
+            "created if needed)")
+    return path
+
+
 def _model_list(text: str) -> list[str]:
     names = [n.lower() for n in _split(text)]
     if not names:
@@ -350,7 +362,7 @@ def _parser() -> argparse.ArgumentParser:
                          "monthly, 24 for hourly data)")
     bt.add_argument("--n-jobs", type=_jobs, default=1,
                     help="parallel workers over models and windows (default: 1)")
-    bt.add_argument("--out", type=Path, default=None,
+    bt.add_argument("--out", type=_out_dir, default=None,
                     help="folder for forecasts.csv, metrics.csv and backtest.png "
                          "(created if needed; default: print only)")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -359,7 +371,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="backtest the classical baselines on a bundled monthly series",
         description=f"Backtest {', '.join(DEMO_MODELS)} on the bundled '{DEMO_DATA}' "
                     f"series: {DEMO_WINDOWS} windows of {DEMO_HORIZON} months.")
-    demo.add_argument("--out", type=Path, default=Path("out/demo"),
+    demo.add_argument("--out", type=_out_dir, default=Path("out/demo"),
                       help="folder for the results (default: out/demo)")
     demo.add_argument("--n-jobs", type=_jobs, default=2,
                       help="parallel workers (default: 2)")
@@ -373,6 +385,9 @@ def _run_backtest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     from tsssm.data import to_panel
 
     path = Path(args.data)
+    if path.is_dir():
+        parser.error(f"argument --data: {args.data!r} is a folder; give a CSV file or a "
+                     "built-in dataset name")
     if path.is_file():
         y, label = _read_csv(path, args.target, args.time_col, args.id_col), path.name
     elif args.data.lower() in {n.lower() for n in _builtin_names()}:
