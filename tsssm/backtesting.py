@@ -85,6 +85,9 @@ class BacktestResult:
         cutoff, unique_id, stage, error, message``. ``unique_id`` is None where a
         whole window failed (``stage`` "fit", "update", "fine_tune" or "predict"),
         and ``cutoff`` is None where the window's series have different cutoffs.
+        Series of a long ``y`` that failed the data checks (missing or infinite
+        values, duplicate or irregular timestamps) are left out of the backtest and
+        listed once per model with ``stage`` "data" and ``window`` None.
     counts : pandas.DataFrame
         Indexed by model: ``scored`` (series-windows with metrics) and ``failed``
         (series-windows lost to errors).
@@ -476,6 +479,15 @@ def _run_chain(name: str, est: Any, panel: Panel, windows: list[_Window], cfg: _
     return chunk
 
 
+def _skipped_chunk(name: str, skipped: dict[Any, str]) -> _Chunk:
+    """The error rows of the series the data checks left out (``errors="report"``)."""
+    chunk = _Chunk(name)
+    for uid, reason in skipped.items():
+        chunk.errors.append({"model": name, "window": None, "cutoff": None, _ID: uid,
+                             "stage": "data", "error": "DataError", "message": reason})
+    return chunk
+
+
 # ------------------------------------------------------------------ validation
 def _name_models(models: Any) -> dict[str, Any]:
     """``{name: estimator}`` from a list (class names made unique) or a dict."""
@@ -634,7 +646,10 @@ def backtest(
         parallel. None means 1, -1 all cores.
     errors : {"report", "raise"}, default="report"
         "report" records a model's failure in a window in ``result.errors`` and goes
-        on (metrics then average the windows that succeeded); "raise" re-raises.
+        on (metrics then average the windows that succeeded); it also leaves out the
+        series of a long ``y`` that fail the data checks and lists them there (stage
+        "data"), so one malformed series among thousands is not fatal. "raise"
+        re-raises, and raises on the first malformed series.
     X : pandas.DataFrame or None, default=None
         Exogenous variables, as for ``fit``. Their values after each cutoff are
         treated as known in advance and passed to ``predict``.
@@ -711,7 +726,8 @@ def backtest(
         min_train = max(min_train, season_length + 1)  # the naive scale needs a lag
 
     panel = to_panel(y, X, freq=freq, id_col=id_col, time_col=time_col,
-                     target_col=target_col, owner="backtest")
+                     target_col=target_col, owner="backtest",
+                     on_invalid="skip" if errors == "report" else "raise")
     clash = [c for c in panel.exog_names if c in (_ID, _TIME, _TARGET)]
     if clash:
         raise DataError(
@@ -731,7 +747,7 @@ def backtest(
     else:
         tasks = [delayed(_run_chain)(name, est, panel, windows, cfg, refit_every)
                  for name, est in named.items()]
-    chunks = []
+    chunks = [_skipped_chunk(name, panel.skipped) for name in named] if panel.skipped else []
     total = len(named) * len(windows)
     with tqdm(total=total, desc="backtest", unit="window", file=sys.stderr,
               disable=not progress, leave=False) as bar:
