@@ -91,3 +91,11 @@ def test_failed_search_falls_back(monkeypatch):
         est = AutoARIMA(fallback=Naive()).fit(y)
     assert est.orders_ == {"y": None}
     np.testing.assert_allclose(est.predict(2).to_numpy(), y.iloc[-1])
+
+
+def test_series_too_short_for_the_seasonal_test_get_a_non_seasonal_search():
+    rng = np.random.default_rng(6)
+    y = daily(np.tile([0.0, 4.0, -1.0, 2.0], 3) + rng.normal(scale=0.3, size=12))
+    est = AutoARIMA(season_length=4).fit(y)  # 12 < 3 * 4 + 3
+    assert est.orders_["y"][1] == (0, 0, 0, 0)
+    assert np.isfinite(est.predict(4).to_numpy()).all()

@@ -24,7 +24,12 @@ from tsssm.forecasters._blas import one_blas_thread
 from tsssm.forecasters.arima import fit_sarimax, sarimax_forecast, sarimax_update
 from tsssm.forecasters.base import LocalForecaster
 
-__all__ = ["AutoARIMA", "select_arima_order"]
+__all__ = ["AutoARIMA", "min_seasonal_length", "select_arima_order"]
+
+
+def min_seasonal_length(m: int) -> int:
+    """Fewest observations for a seasonal search with period ``m``: ``3 m + 3``."""
+    return 3 * m + 3
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ def select_arima_order(y: np.ndarray, X: np.ndarray | None = None, *, season_len
     X : numpy.ndarray of shape (n, K) or None, default=None
         Exogenous regressors (a regression with ARIMA errors).
     season_length : int, default=1
-        Seasonal period ``m``; 1 searches non-seasonal models only.
+        Seasonal period ``m``; 1 searches non-seasonal models only, and so does a
+        series shorter than ``min_seasonal_length(m)`` (``3 m + 3``).
     max_p, max_d, max_q, max_P, max_D, max_Q : int
         Upper bounds of the orders searched.
     information_criterion : {"aicc", "aic", "bic"}, default="aicc"
@@ -73,7 +79,9 @@ def select_arima_order(y: np.ndarray, X: np.ndarray | None = None, *, season_len
     """
     import pmdarima  # imported here: its import costs seconds that `import tsssm` avoids
 
-    seasonal = season_length > 1
+    # pmdarima's seasonal-difference test (OCSB) fails on fewer than about three seasons;
+    # like R's auto.arima, shorter series get a non-seasonal search
+    seasonal = season_length > 1 and len(y) >= min_seasonal_length(season_length)
     model = pmdarima.auto_arima(
         np.asarray(y, dtype=np.float64), X=X,
         start_p=min(2, max_p), start_q=min(2, max_q), max_p=max_p, max_d=max_d,
@@ -109,7 +117,8 @@ class AutoARIMA(LocalForecaster):
     ----------
     season_length : int, default=1
         Seasonal period ``m`` (12 for monthly data, 24 for hourly with a daily cycle);
-        1 searches non-seasonal models only.
+        1 searches non-seasonal models only. Series shorter than ``3 m + 3`` (too short
+        for the seasonal-difference test) also get a non-seasonal search.
     max_p, max_q : int, default=3
         Largest non-seasonal AR and MA orders searched.
     max_d : int, default=2
@@ -198,10 +207,8 @@ class AutoARIMA(LocalForecaster):
         check_int(self.n_jobs, "n_jobs", owner=owner, allow_none=True)
 
     def _min_length(self) -> int:
-        # the unit-root tests and the smallest candidate models need a few points; a
-        # seasonal search needs two full seasons for its seasonal test
-        m = int(self.season_length)
-        return max(8, 2 * m + 1) if m > 1 else 8
+        # pmdarima's unit-root tests divide by zero below 6 points; keep a margin
+        return 8
 
     def _search(self, y: np.ndarray, X: np.ndarray | None):
         return select_arima_order(
