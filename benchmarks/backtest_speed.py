@@ -114,8 +114,8 @@ def main() -> None:
           f"{c_true / c_false:.1f}x CPU (target: >= 10x).")
     if demo is not None:
         (wall2, _), (wall1, cpu1) = demo
-        print(f"`tsssm demo` in a fresh process: {wall2:.1f} s wall with its default "
-              f"n_jobs=2; {wall1:.1f} s wall and {cpu1:.1f} s CPU with --n-jobs 1 "
+        print(f"`tsssm demo` in a fresh process: {wall1:.1f} s wall and {cpu1:.1f} s CPU "
+              f"with its default --n-jobs 1; {wall2:.1f} s wall with --n-jobs 2 "
               "(target: < 180 s on 2 cores).")
 
 if __name__ == "__main__":

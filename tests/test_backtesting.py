@@ -349,3 +349,14 @@ def test_progress_bar_goes_to_stderr_only_when_asked(capsys):
     _run([Naive()], y, horizon=2, n_windows=2, progress=True)
     out = capsys.readouterr()
     assert "backtest" in out.err and out.out == ""
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tsssm.backtesting
+    import tsssm.plotting
+
+    for module in (tsssm.backtesting, tsssm.plotting):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted >= 3 and result.failed == 0, module.__name__

@@ -193,6 +193,8 @@ def _start_positions(panel: Panel, start: Any) -> np.ndarray:
             point = pd.Timestamp(start)
             if panel.axis.tz is not None and point.tz is None:
                 point = point.tz_localize(panel.axis.tz)
+            elif panel.axis.tz is None and point.tz is not None:
+                raise TypeError("the data's timestamps have no time zone")
         else:
             raise TypeError("an integer-indexed series takes an int position")
     except (TypeError, ValueError) as err:

@@ -373,8 +373,10 @@ def _parser() -> argparse.ArgumentParser:
                     f"series: {DEMO_WINDOWS} windows of {DEMO_HORIZON} months.")
     demo.add_argument("--out", type=_out_dir, default=Path("out/demo"),
                       help="folder for the results (default: out/demo)")
-    demo.add_argument("--n-jobs", type=_jobs, default=2,
-                      help="parallel workers (default: 2)")
+    # One process by default: starting workers (each importing statsmodels and
+    # pmdarima) costs more than it saves on a busy 2-core machine.
+    demo.add_argument("--n-jobs", type=_jobs, default=1,
+                      help="parallel workers (default: 1)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
