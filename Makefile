@@ -21,7 +21,8 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check tsssm tests benchmarks
-	$(PY) -m pytest -n 2 -q
+	# One BLAS/OpenMP thread per test worker: two workers on two cores, no oversubscription.
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check tsssm tests benchmarks
