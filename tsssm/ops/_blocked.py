@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["blocked_scan_"]
+__all__ = ["blocked_scan_", "shift_"]
 
 
 def blocked_scan_(
@@ -34,50 +34,68 @@ def blocked_scan_(
     h0: torch.Tensor | None = None,
     reverse: bool = False,
 ) -> torch.Tensor:
-    """Scan ``x`` in place along dimension ``-2`` of a ``(..., n_blocks, block, F)`` view.
+    """Scan ``x`` in place; time ``t = i * block + j`` lives at ``x[j, i]``.
 
     Forward (``reverse=False``): ``h_t = a_t * h_{t-1} + x_t`` with ``h_{-1} = h0``.
     Reverse (``reverse=True``): ``h_t = a_t * h_{t+1} + x_t`` with ``h_T = h0``.
-    Time ``t = i * block + j`` lives at ``[..., i, j, :]``.
+
+    The position inside a block is the *outer* axis so that every step of the first
+    level reads and writes one contiguous slab; the second level touches ``block``
+    contiguous runs of the trailing size per block.
 
     Parameters
     ----------
-    x : Tensor, shape (..., n_blocks, block, F)
+    x : Tensor, shape (block, n_blocks, *F)
         The inputs ``x_t``; overwritten with the states ``h_t``.
-    a : Tensor, shape (..., n_blocks, block, F)
+    a : Tensor, shape (block, n_blocks, *F)
         The coefficients ``a_t``; read only.
-    work : Tensor, shape (..., n_blocks, block, F)
+    work : Tensor, shape (block, n_blocks, *F)
         Scratch space, overwritten.
-    h0 : Tensor, shape (..., F), optional
+    h0 : Tensor, shape broadcastable to F, optional
         The state before the first step (after the last one when reversed); zero if None.
     reverse : bool, default=False
         Scan from the end.
 
     Returns
     -------
-    Tensor, shape (..., F)
+    Tensor, shape F
         The state after the last step taken: ``h_{T-1}`` forward, ``h_0`` reversed.
         It is a view into ``x``.
     """
-    n_blocks, block = x.shape[-3], x.shape[-2]
+    block, n_blocks = x.shape[0], x.shape[1]
     if reverse:
-        inner = range(block - 2, -1, -1)
-        prev, first, last = 1, block - 1, 0
+        inner, prev, first, last = range(block - 2, -1, -1), 1, block - 1, 0
         outer = range(n_blocks - 1, -1, -1)
     else:
-        inner = range(1, block)
-        prev, first, last = -1, 0, block - 1
+        inner, prev, first, last = range(1, block), -1, 0, block - 1
         outer = range(n_blocks)
     # Level 1: scan inside every block at once; work holds the running product of a.
-    work.select(-2, first).copy_(a.select(-2, first))
+    work[first].copy_(a[first])
     for j in inner:
-        x.select(-2, j).addcmul_(a.select(-2, j), x.select(-2, j + prev))
-        torch.mul(a.select(-2, j), work.select(-2, j + prev), out=work.select(-2, j))
+        x[j].addcmul_(a[j], x[j + prev])
+        torch.mul(a[j], work[j + prev], out=work[j])
     # Level 2: carry the state from block to block.
     carry = h0
     for i in outer:
-        xi = x.select(-3, i)  # (..., block, F)
         if carry is not None:
-            xi.addcmul_(work.select(-3, i), carry.unsqueeze(-2))
-        carry = xi.select(-2, last)
+            x[:, i].addcmul_(work[:, i], carry)
+        carry = x[last, i]
     return carry  # type: ignore[return-value]
+
+
+def shift_(dst: torch.Tensor, src: torch.Tensor, edge, forward: bool) -> torch.Tensor:
+    """Write ``src`` moved by one time step into ``dst`` (both in the blocked layout).
+
+    ``forward=True``: ``dst_t = src_{t-1}`` and ``dst_0 = edge``;
+    ``forward=False``: ``dst_t = src_{t+1}`` and ``dst_{T-1} = edge``.
+    ``edge`` is a scalar or a tensor broadcastable to the trailing shape.
+    """
+    if forward:
+        dst[1:] = src[:-1]
+        dst[0, 1:] = src[-1, :-1]
+        dst[0, 0] = edge
+    else:
+        dst[:-1] = src[1:]
+        dst[-1, :-1] = src[0, 1:]
+        dst[-1, -1] = edge
+    return dst

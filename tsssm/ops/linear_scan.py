@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from tsssm._validation import check_bool
 from tsssm.exceptions import ParameterError
-from tsssm.ops._blocked import blocked_scan_
+from tsssm.ops._blocked import blocked_scan_, shift_
 from tsssm.ops._checks import check_tensor, fmt_shape
 from tsssm.ops._dispatch import load_kernel_module, resolve_backend
 
@@ -43,21 +44,28 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return dtype
 
 
-def _time_major(x: torch.Tensor, shape: tuple[int, ...], Lp: int, fill: float) -> torch.Tensor:
-    """Copy ``x`` broadcast to ``shape`` (..., L) into a new time-major (Lp, M) tensor."""
+def _to_blocked(x: torch.Tensor, shape: tuple[int, ...], block: int, fill: float) -> torch.Tensor:
+    """Copy ``x`` broadcast to ``shape`` (..., L) into a new (block, n_blocks, M) tensor.
+
+    Time ``t = i * block + j`` of flattened row ``m`` goes to ``[j, i, m]``, the layout of
+    :func:`blocked_scan_`; steps past ``L`` are set to ``fill``.
+    """
     L = shape[-1]
     M = math.prod(shape[:-1])
-    out = torch.empty((Lp, M), dtype=x.dtype, device=x.device)
-    out[:L].copy_(x.expand(shape).reshape(M, L).transpose(0, 1))
-    if Lp > L:
-        out[L:] = fill
+    n_blocks = math.ceil(L / block)
+    src = x.expand(shape).reshape(M, L)
+    if n_blocks * block > L:
+        src = F.pad(src, (0, n_blocks * block - L), value=fill)
+    out = torch.empty((block, n_blocks, M), dtype=x.dtype, device=x.device)
+    out.permute(2, 1, 0).copy_(src.view(M, n_blocks, block))
     return out
 
 
-def _from_time_major(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """Inverse of :func:`_time_major`: (Lp, M) -> contiguous ``shape`` (..., L)."""
-    L = shape[-1]
-    return x[:L].transpose(0, 1).reshape(shape).contiguous()
+def _from_blocked(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Inverse of :func:`_to_blocked`: (block, n_blocks, M) -> contiguous ``shape``."""
+    block, n_blocks, M = x.shape
+    flat = x.permute(2, 1, 0).reshape(M, n_blocks * block)
+    return flat[:, : shape[-1]].reshape(shape).contiguous()
 
 
 def _reduce_grad(g: torch.Tensor, meta: tuple[torch.Size, torch.dtype]) -> torch.Tensor:
@@ -73,62 +81,45 @@ class _LinearScanFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a, b, h0, reverse, shape):  # type: ignore[override]
-        L = shape[-1]
-        M = math.prod(shape[:-1])
-        block = _block_size(L)
-        Lp = math.ceil(L / block) * block
+        block = _block_size(shape[-1])
         # Padded steps (a = 1, b = 0) sit after the sequence; they leave a reversed scan's
         # incoming state unchanged and never touch a forward scan's outputs.
-        a_t = _time_major(a, shape, Lp, 1.0)  # (Lp, M)
-        x = _time_major(b, shape, Lp, 0.0)  # (Lp, M)
+        a_b = _to_blocked(a, shape, block, 1.0)  # (block, n_blocks, M)
+        x = _to_blocked(b, shape, block, 0.0)
         work = torch.empty_like(x)
-        h0_f = None if h0 is None else h0.expand(shape[:-1]).reshape(M)
-        view = (Lp // block, block, M)
-        blocked_scan_(x.view(view), a_t.view(view), work.view(view), h0_f, reverse=reverse)
-        ctx.save_for_backward(a_t, x, h0_f)
-        ctx.reverse, ctx.shape, ctx.block = reverse, shape, block
+        h0_f = None if h0 is None else h0.expand(shape[:-1]).reshape(-1)  # (M,)
+        blocked_scan_(x, a_b, work, h0_f, reverse=reverse)
+        ctx.save_for_backward(a_b, x, h0_f)
+        ctx.reverse, ctx.shape = reverse, shape
         ctx.metas = [None if t is None else (t.shape, t.dtype) for t in (a, b, h0)]
-        return _from_time_major(x, shape)
+        return _from_blocked(x, shape)
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-        a_t, h, h0_f = ctx.saved_tensors
-        reverse, shape, block = ctx.reverse, ctx.shape, ctx.block
-        Lp, M = a_t.shape
-        L = shape[-1]
-        lam = _time_major(g.to(h.dtype), shape, Lp, 0.0)  # (Lp, M)
+        a_b, h, h0_f = ctx.saved_tensors
+        reverse, shape = ctx.reverse, ctx.shape
+        block = a_b.shape[0]
+        lam = _to_blocked(g.to(h.dtype), shape, block, 0.0)
         # The adjoint runs the other way with the neighbouring (conjugated) coefficient:
         # forward scan -> lam_t = g_t + conj(a_{t+1}) lam_{t+1}; reverse -> conj(a_{t-1}).
-        coef = torch.empty_like(a_t)
-        if reverse:
-            coef[1:] = a_t[:-1]
-            coef[0] = 1.0
-        else:
-            coef[:-1] = a_t[1:]
-            coef[-1] = 1.0
+        coef = shift_(torch.empty_like(a_b), a_b, 1.0, forward=reverse)
         if coef.is_complex():
             coef = coef.conj_physical_()
-        work = torch.empty_like(lam)
-        view = (Lp // block, block, M)
-        blocked_scan_(lam.view(view), coef.view(view), work.view(view), None, reverse=not reverse)
-        # d h_t / d a_t = h_{t-1} (h_{t+1} reversed), with the initial state at the edge.
-        prev = torch.zeros_like(h)
-        if reverse:
-            prev[: L - 1] = h[1:L]
-            if h0_f is not None:
-                prev[L - 1] = h0_f
-        else:
-            prev[1:] = h[:-1]
-            if h0_f is not None:
-                prev[0] = h0_f
+        blocked_scan_(lam, coef, torch.empty_like(lam), None, reverse=not reverse)
+        # d h_t / d a_t = h_{t-1} (h_{t+1} reversed), the initial state at the edge. In the
+        # reversed case the padded steps past L hold h0 already, so the shift finds it.
+        edge = 0.0 if h0_f is None else h0_f
+        prev = shift_(torch.empty_like(h), h, edge, forward=not reverse)
         ga = lam * (prev.conj() if prev.is_complex() else prev)
-        g_a = _reduce_grad(_from_time_major(ga, shape), ctx.metas[0])
-        g_b = _reduce_grad(_from_time_major(lam, shape), ctx.metas[1])
+        g_a = _reduce_grad(_from_blocked(ga, shape), ctx.metas[0])
+        g_b = _reduce_grad(_from_blocked(lam, shape), ctx.metas[1])
         g_h0 = None
         if h0_f is not None:
-            edge = L - 1 if reverse else 0
-            a_edge = a_t[edge].conj() if a_t.is_complex() else a_t[edge]
-            g_h0 = _reduce_grad((a_edge * lam[edge]).reshape(shape[:-1]), ctx.metas[2])
+            # h0 enters at step 0 (forward) or step L - 1 (reverse) through a_t there.
+            t = shape[-1] - 1 if reverse else 0
+            a_e, lam_e = a_b[t % block, t // block], lam[t % block, t // block]
+            a_e = a_e.conj() if a_e.is_complex() else a_e
+            g_h0 = _reduce_grad((a_e * lam_e).reshape(shape[:-1]), ctx.metas[2])
         return g_a, g_b, g_h0, None, None
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from tsssm._validation import check_bool, check_int
 from tsssm.exceptions import ParameterError
-from tsssm.ops._blocked import blocked_scan_
+from tsssm.ops._blocked import blocked_scan_, shift_
 from tsssm.ops._checks import check_shape, check_tensor, compute_dtype
 from tsssm.ops._dispatch import load_kernel_module, resolve_backend
 
@@ -83,37 +83,59 @@ def _check_args(
     return batch, dim, L, N
 
 
+def _blocked(t: torch.Tensor, s: int, nb: int, block: int) -> torch.Tensor:
+    """Steps ``s .. s + nb * block`` of ``t`` (batch, dim, L) as (block, nb, batch, dim, 1)."""
+    batch, dim = t.shape[:2]
+    chunk = t[:, :, s : s + nb * block].view(batch, dim, nb, block)
+    return chunk.permute(3, 2, 0, 1).unsqueeze(-1)
+
+
+def _blocked_bn(t: torch.Tensor, s: int, nb: int, block: int) -> torch.Tensor:
+    """Steps of ``t`` (batch, L, N) as (block, nb, batch, 1, N)."""
+    batch, _, N = t.shape
+    chunk = t[:, s : s + nb * block].view(batch, nb, block, N)
+    return chunk.permute(2, 1, 0, 3).unsqueeze(3)
+
+
+def _unblock(r: torch.Tensor) -> torch.Tensor:
+    """Inverse of the blocked layout for (block, nb, batch, X) -> (batch, X, nb, block)."""
+    return r.permute(2, 3, 1, 0)
+
+
 class _SelectiveScanFn(torch.autograd.Function):
     """h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t;  y_t = <C_t, h_t>  (chunked).
 
     Inputs are already in the compute dtype: u, delta (batch, dim, Lp); A (dim, N);
     Bt, Ct (batch, Lp, N) contiguous; h0 (batch, dim, N) or None. ``Lp`` is a multiple
     of ``block``; padded steps carry delta = 0, so they leave the state unchanged.
+
+    Each chunk of ``nb * block`` steps lives in (block, nb, batch, dim, N) workspace
+    buffers, the layout :func:`blocked_scan_` wants (time ``i * block + j`` at ``[j, i]``).
     """
 
     @staticmethod
     def forward(ctx, u, delta, A, Bt, Ct, h0, block, chunk):  # type: ignore[override]
         batch, dim, Lp = u.shape
         N = A.shape[1]
+        nb_max = chunk // block
         du = delta * u  # (batch, dim, Lp)
         y = torch.empty_like(u)
-        shape = (batch, dim, chunk, N)
+        shape = (block, nb_max, batch, dim, N)
         a, x, w = (torch.empty(shape, dtype=u.dtype, device=u.device) for _ in range(3))
-        A_ = A.unsqueeze(1)  # (dim, 1, N)
         h = h0
         starts = []
         for s in range(0, Lp, chunk):
-            T = min(chunk, Lp - s)
+            nb = min(chunk, Lp - s) // block
             starts.append(h)
-            ac, xc, wc = a[:, :, :T], x[:, :, :T], w[:, :, :T]
-            torch.mul(delta[:, :, s : s + T, None], A_, out=ac)
-            ac.exp_()  # (batch, dim, T, N) decays exp(delta A)
-            torch.mul(du[:, :, s : s + T, None], Bt[:, None, s : s + T], out=xc)
-            view = (batch, dim, T // block, block, N)
-            last = blocked_scan_(xc.view(view), ac.view(view), wc.view(view), h)
-            h = last.clone()
-            torch.mul(xc, Ct[:, None, s : s + T], out=wc)
-            y[:, :, s : s + T] = wc.sum(-1)
+            ac, xc, wc = a[:, :nb], x[:, :nb], w[:, :nb]
+            torch.mul(_blocked(delta, s, nb, block), A, out=ac)
+            ac.exp_()  # decays exp(delta A)
+            torch.mul(_blocked(du, s, nb, block), _blocked_bn(Bt, s, nb, block), out=xc)
+            h = blocked_scan_(xc, ac, wc, h).clone()
+            torch.mul(xc, _blocked_bn(Ct, s, nb, block), out=wc)
+            y[:, :, s : s + nb * block].view(batch, dim, nb, block).copy_(
+                _unblock(wc.sum(-1))
+            )
         if h is None:  # only when Lp == 0, which the callers rule out
             h = torch.zeros(batch, dim, N, dtype=u.dtype, device=u.device)
         ctx.save_for_backward(u, delta, A, Bt, Ct)
@@ -129,7 +151,6 @@ class _SelectiveScanFn(torch.autograd.Function):
         block, chunk = ctx.block, ctx.chunk
         batch, dim, Lp = u.shape
         N = A.shape[1]
-        dev, dt = u.device, u.dtype
         if gy is None:
             gy = torch.zeros_like(u)
         du = delta * u
@@ -138,47 +159,53 @@ class _SelectiveScanFn(torch.autograd.Function):
         gA = torch.zeros_like(A)
         gBt = torch.empty_like(Bt)
         gCt = torch.empty_like(Ct)
-        shape = (batch, dim, chunk, N)
-        a, x, w, lam, t2 = (torch.empty(shape, dtype=dt, device=dev) for _ in range(5))
-        A_ = A.unsqueeze(1)  # (dim, 1, N)
+        shape = (block, chunk // block, batch, dim, N)
+        a, x, w, lam, t2 = (torch.empty(shape, dtype=u.dtype, device=u.device)
+                            for _ in range(5))
         mu = glast  # gradient w.r.t. the state at the end of the current chunk
         starts = list(range(0, Lp, chunk))
         for c in range(len(starts) - 1, -1, -1):
             s = starts[c]
-            T = min(chunk, Lp - s)
+            nb = min(chunk, Lp - s) // block
             h_in = ctx.starts[c]
-            view = (batch, dim, T // block, block, N)
-            ac, xc, wc, lc, tc = (buf[:, :, :T] for buf in (a, x, w, lam, t2))
+            ac, xc, wc, lc, tc = (buf[:, :nb] for buf in (a, x, w, lam, t2))
+            d_b = _blocked(delta, s, nb, block)  # (block, nb, batch, dim, 1)
+            du_b = _blocked(du, s, nb, block)
+            gy_b = _blocked(gy, s, nb, block)
+            B_b = _blocked_bn(Bt, s, nb, block)  # (block, nb, batch, 1, N)
             # Recompute this chunk's decays and states H_t.
-            torch.mul(delta[:, :, s : s + T, None], A_, out=ac)
+            torch.mul(d_b, A, out=ac)
             ac.exp_()
-            torch.mul(du[:, :, s : s + T, None], Bt[:, None, s : s + T], out=xc)
-            blocked_scan_(xc.view(view), ac.view(view), wc.view(view), h_in)
+            torch.mul(du_b, B_b, out=xc)
+            blocked_scan_(xc, ac, wc, h_in)
             # Adjoint: lam_t = gy_t C_t + a_{t+1} lam_{t+1}, lam_{T-1} = gy C + mu.
-            torch.mul(gy[:, :, s : s + T, None], Ct[:, None, s : s + T], out=lc)
-            tc[:, :, : T - 1] = ac[:, :, 1:]
-            tc[:, :, T - 1] = 1.0
-            blocked_scan_(lc.view(view), tc.view(view), wc.view(view), mu, reverse=True)
-            mu = ac[:, :, 0] * lc[:, :, 0]  # gradient w.r.t. h_in
+            torch.mul(gy_b, _blocked_bn(Ct, s, nb, block), out=lc)
+            shift_(tc, ac, 1.0, forward=False)
+            blocked_scan_(lc, tc, wc, mu, reverse=True)
+            mu = ac[0, 0] * lc[0, 0]  # gradient w.r.t. h_in
             # y_t = <C_t, H_t>: dC[b, t, n] = sum_d gy[b, d, t] H[b, d, t, n].
-            torch.mul(xc, gy[:, :, s : s + T, None], out=wc)
-            torch.sum(wc, 1, out=gCt[:, s : s + T])
+            torch.mul(xc, gy_b, out=wc)
+            gCt[:, s : s + nb * block].view(batch, nb, block, N).copy_(
+                wc.sum(3).permute(2, 1, 0, 3)
+            )
             # x_t = (delta u)_t B_t.
-            torch.mul(lc, Bt[:, None, s : s + T], out=wc)
-            torch.sum(wc, -1, out=g_du[:, :, s : s + T])
-            torch.mul(lc, du[:, :, s : s + T, None], out=wc)
-            torch.sum(wc, 1, out=gBt[:, s : s + T])
+            torch.mul(lc, B_b, out=wc)
+            g_du[:, :, s : s + nb * block].view(batch, dim, nb, block).copy_(
+                _unblock(wc.sum(-1))
+            )
+            torch.mul(lc, du_b, out=wc)
+            gBt[:, s : s + nb * block].view(batch, nb, block, N).copy_(
+                wc.sum(3).permute(2, 1, 0, 3)
+            )
             # a_t = exp(delta_t A): q_t = lam_t * H_{t-1} * a_t is d loss / d (delta_t A).
-            torch.mul(lc[:, :, 1:], xc[:, :, : T - 1], out=wc[:, :, 1:])
-            if h_in is None:
-                wc[:, :, 0] = 0.0
-            else:
-                torch.mul(lc[:, :, 0], h_in, out=wc[:, :, 0])
-            wc.mul_(ac)
-            torch.mul(wc, A_, out=tc)
-            torch.sum(tc, -1, out=g_delta[:, :, s : s + T])
-            torch.mul(wc, delta[:, :, s : s + T, None], out=tc)
-            gA += tc.sum((0, 2))
+            shift_(wc, xc, 0.0 if h_in is None else h_in, forward=True)
+            wc.mul_(lc).mul_(ac)
+            torch.mul(wc, A, out=tc)
+            g_delta[:, :, s : s + nb * block].view(batch, dim, nb, block).copy_(
+                _unblock(tc.sum(-1))
+            )
+            torch.mul(wc, d_b, out=tc)
+            gA += tc.sum((0, 1, 2))
         g_delta.addcmul_(g_du, u)
         g_u = g_du.mul_(delta)
         g_h0 = mu if ctx.has_h0 else None

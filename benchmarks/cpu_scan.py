@@ -1,0 +1,217 @@
+"""CPU benchmark of the PyTorch selective scan (tsssm.ops.selective_scan_ref).
+
+Compares the chunked reference against per-step Python loops, forward and forward plus
+backward, and measures the peak memory of forward plus backward on a long sequence.
+
+    .venv/bin/python benchmarks/cpu_scan.py              # the table for docs/benchmarks.md
+    .venv/bin/python benchmarks/cpu_scan.py --tune       # sweep the chunk/block settings
+    .venv/bin/python benchmarks/cpu_scan.py --json out.json
+
+Timings are the minimum over ``--repeats`` runs (the machine may be shared; the minimum
+is the least disturbed run). Memory is the peak resident set size (``ru_maxrss``) of a
+fresh subprocess minus its resident size just before the forward pass, i.e. everything
+forward plus backward allocated on top of the inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from tsssm.ops import selective_scan_ref
+
+
+def make_inputs(batch, dim, L, N, seed=0, requires_grad=False):
+    g = torch.Generator().manual_seed(seed)
+    tensors = {
+        "u": torch.randn(batch, dim, L, generator=g),
+        "delta": torch.randn(batch, dim, L, generator=g) * 0.5 - 2.0,  # softplus -> ~0.1
+        "A": -torch.rand(dim, N, generator=g) * 4 - 0.5,
+        "B": torch.randn(batch, N, L, generator=g),
+        "C": torch.randn(batch, N, L, generator=g),
+        "D": torch.randn(dim, generator=g),
+        "delta_bias": torch.zeros(dim),
+    }
+    if requires_grad:
+        for t in tensors.values():
+            t.requires_grad_()
+    return tensors
+
+
+def loop_mamba_style(u, delta, A, B, C, D, delta_bias):
+    """Per-step loop in the style of common reference implementations.
+
+    Precomputes exp(delta A) and delta B u for the whole sequence, then one Python
+    iteration per time step with an einsum for the output.
+    """
+    delta = F.softplus(delta + delta_bias[:, None])
+    dA = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))  # (B, D, L, N)
+    dBu = torch.einsum("bdl,bnl,bdl->bdln", delta, B, u)  # (B, D, L, N)
+    h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
+    ys = []
+    for t in range(u.shape[2]):
+        h = dA[:, :, t] * h + dBu[:, :, t]
+        ys.append(torch.einsum("bdn,bn->bd", h, C[:, :, t]))
+    return torch.stack(ys, dim=2) + D[:, None] * u
+
+
+def loop_lean(u, delta, A, B, C, D, delta_bias):
+    """A leaner per-step loop: everything for step t computed inside the iteration."""
+    delta = F.softplus(delta + delta_bias[:, None])
+    Bt, Ct = B.transpose(1, 2), C.transpose(1, 2)  # (B, L, N)
+    h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
+    ys = []
+    for t in range(u.shape[2]):
+        dt = delta[:, :, t, None]  # (B, D, 1)
+        h = torch.exp(dt * A) * h + (dt * u[:, :, t, None]) * Bt[:, None, t]
+        ys.append((h * Ct[:, None, t]).sum(-1))
+    return torch.stack(ys, dim=2) + D[:, None] * u
+
+
+def chunked(u, delta, A, B, C, D, delta_bias):
+    return selective_scan_ref(u, delta, A, B, C, D=D, delta_bias=delta_bias,
+                              delta_softplus=True)
+
+
+def best_time(fn, repeats):
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def time_impl(impl, shape, repeats, backward):
+    x = make_inputs(*shape, requires_grad=backward)
+
+    def run():
+        out = impl(**x)
+        if backward:
+            out.square().mean().backward()
+            for t in x.values():
+                t.grad = None
+
+    with torch.set_grad_enabled(backward):
+        return best_time(run, repeats)
+
+
+def memory_child(shape):
+    """Run in a subprocess: print the peak RSS growth (bytes) of forward + backward."""
+    x = make_inputs(*shape, requires_grad=True)
+    before = _rss_bytes()
+    out = chunked(**x)
+    out.square().mean().backward()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    inputs = sum(t.numel() * t.element_size() for t in x.values())
+    print(json.dumps({"peak_increase_bytes": peak - before, "inputs_bytes": inputs}))
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def measure_memory(shape):
+    cmd = [sys.executable, __file__, "--memory-child", ",".join(map(str, shape))]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def tune(shape, repeats):
+    ss = importlib.import_module("tsssm.ops.selective_scan")
+
+    rows = []
+    for block in (8, 16, 32):
+        for elements in (1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22):
+            ss._BLOCK, ss._CHUNK_ELEMENTS = block, elements
+            _, chunk = ss._plan(*shape, None)
+            fwd = time_impl(chunked, shape, repeats, backward=False)
+            fb = time_impl(chunked, shape, max(1, repeats // 2), backward=True)
+            rows.append((block, elements, chunk, fwd, fb))
+            print(f"block {block:3d}  chunk elements 2^{elements.bit_length() - 1:<3d}"
+                  f"chunk {chunk:5d} steps  fwd {fwd * 1e3:7.1f} ms  fwd+bwd {fb * 1e3:7.1f} ms",
+                  flush=True)
+    return rows
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shape", default="16,64,1024,16", help="batch,dim,L,N for the timings")
+    p.add_argument("--mem-shape", default="32,128,4096,16", help="batch,dim,L,N for memory")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--tune", action="store_true", help="sweep block and chunk sizes")
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.memory_child:
+        memory_child(tuple(int(v) for v in args.memory_child.split(",")))
+        return
+    shape = tuple(int(v) for v in args.shape.split(","))
+    mem_shape = tuple(int(v) for v in args.mem_shape.split(","))
+    info = {
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+        "load_average_1min_at_start": os.getloadavg()[0],
+        "shape_batch_dim_L_N": shape,
+    }
+    print(" ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+    if args.tune:
+        info["tune"] = tune(shape, args.repeats)
+    results = {}
+    impls = {"chunked (selective_scan_ref)": chunked, "per-step loop, lean": loop_lean,
+             "per-step loop, precomputed + einsum": loop_mamba_style}
+    for name, impl in impls.items():
+        reps = args.repeats if impl is chunked else max(1, args.repeats // 2)
+        fwd = time_impl(impl, shape, reps, backward=False)
+        fb = time_impl(impl, shape, reps, backward=True)
+        results[name] = {"forward_s": fwd, "forward_backward_s": fb}
+        print(f"{name:38s} forward {fwd * 1e3:8.1f} ms   forward+backward {fb * 1e3:8.1f} ms",
+              flush=True)
+    base = results["chunked (selective_scan_ref)"]
+    print("\nspeed-up of the chunked scan:")
+    for name, r in results.items():
+        if r is not base:
+            print(f"  vs {name:36s} forward {r['forward_s'] / base['forward_s']:5.1f}x   "
+                  f"forward+backward {r['forward_backward_s'] / base['forward_backward_s']:5.1f}x")
+    info["timings"] = results
+    if not args.skip_memory:
+        mem = measure_memory(mem_shape)
+        info["memory"] = dict(mem, shape_batch_dim_L_N=mem_shape)
+        print(f"\nforward+backward at {mem_shape}: peak RSS increase "
+              f"{mem['peak_increase_bytes'] / 2**20:.0f} MiB over the inputs' "
+              f"{mem['inputs_bytes'] / 2**20:.0f} MiB")
+    info["load_average_1min_at_end"] = os.getloadavg()[0]
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(info, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
