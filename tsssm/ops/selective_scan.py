@@ -90,6 +90,15 @@ def _blocked(t: torch.Tensor, s: int, nb: int, block: int) -> torch.Tensor:
     return chunk.permute(3, 2, 0, 1).unsqueeze(-1)
 
 
+def _blocked_du(u: torch.Tensor, delta: torch.Tensor, s: int, nb: int, block: int):
+    """``delta * u`` for one chunk, in the layout of :func:`_blocked`.
+
+    Computed chunk by chunk so that no (batch, dim, L) temporary is held.
+    """
+    e = s + nb * block
+    return _blocked(delta[:, :, s:e] * u[:, :, s:e], 0, nb, block)
+
+
 def _blocked_bn(t: torch.Tensor, s: int, nb: int, block: int) -> torch.Tensor:
     """Steps of ``t`` (batch, L, N) as (block, nb, batch, 1, N)."""
     batch, _, N = t.shape
@@ -118,19 +127,21 @@ class _SelectiveScanFn(torch.autograd.Function):
         batch, dim, Lp = u.shape
         N = A.shape[1]
         nb_max = chunk // block
-        du = delta * u  # (batch, dim, Lp)
         y = torch.empty_like(u)
+        # Chunk-start states are what the backward pass restarts from; inference skips them.
+        keep_states = any(ctx.needs_input_grad)
         shape = (block, nb_max, batch, dim, N)
         a, x, w = (torch.empty(shape, dtype=u.dtype, device=u.device) for _ in range(3))
         h = h0
         starts = []
         for s in range(0, Lp, chunk):
             nb = min(chunk, Lp - s) // block
-            starts.append(h)
+            if keep_states:
+                starts.append(h)
             ac, xc, wc = a[:, :nb], x[:, :nb], w[:, :nb]
             torch.mul(_blocked(delta, s, nb, block), A, out=ac)
             ac.exp_()  # decays exp(delta A)
-            torch.mul(_blocked(du, s, nb, block), _blocked_bn(Bt, s, nb, block), out=xc)
+            torch.mul(_blocked_du(u, delta, s, nb, block), _blocked_bn(Bt, s, nb, block), out=xc)
             h = blocked_scan_(xc, ac, wc, h).clone()
             torch.mul(xc, _blocked_bn(Ct, s, nb, block), out=wc)
             y[:, :, s : s + nb * block].view(batch, dim, nb, block).copy_(
@@ -153,7 +164,6 @@ class _SelectiveScanFn(torch.autograd.Function):
         N = A.shape[1]
         if gy is None:
             gy = torch.zeros_like(u)
-        du = delta * u
         g_du = torch.empty_like(u)
         g_delta = torch.empty_like(u)
         gA = torch.zeros_like(A)
@@ -170,7 +180,7 @@ class _SelectiveScanFn(torch.autograd.Function):
             h_in = ctx.starts[c]
             ac, xc, wc, lc, tc = (buf[:, :nb] for buf in (a, x, w, lam, t2))
             d_b = _blocked(delta, s, nb, block)  # (block, nb, batch, dim, 1)
-            du_b = _blocked(du, s, nb, block)
+            du_b = _blocked_du(u, delta, s, nb, block)
             gy_b = _blocked(gy, s, nb, block)
             B_b = _blocked_bn(Bt, s, nb, block)  # (block, nb, batch, 1, N)
             # Recompute this chunk's decays and states H_t.
