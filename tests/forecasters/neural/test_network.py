@@ -11,7 +11,7 @@ from tsssm.forecasters.neural._network import (
     interpolate_quantiles,
     n_patches,
 )
-from tsssm.forecasters.neural._system import pinball_loss
+from tsssm.forecasters.neural._system import pinball_loss, warmup_cosine
 from tsssm.nn import make_backbone
 
 BACKBONES = ["s4", "s5", "mamba", "hybrid"]
@@ -128,3 +128,11 @@ def test_network_rejects_a_backbone_of_the_wrong_width():
     backbone = make_backbone("s4", d_input=2, d_model=8, n_layers=1, d_state=4)
     with pytest.raises(ValueError, match="d_input=2"):
         ForecastNetwork(backbone, n_channels=1, lookback=10, horizon=3, n_covariates=4)
+
+
+def test_warmup_cosine_schedule():
+    f = warmup_cosine(total=10, warmup=0.2, floor=0.0)
+    assert [f(0), f(1)] == [0.5, 1.0]
+    assert f(2) == 1.0 and abs(f(6) - 0.5) < 1e-12 and f(10) == 0.0
+    tiny = warmup_cosine(total=2, warmup=0.1)  # fewer warm-up steps than one
+    assert tiny(0) == 1.0 and tiny(1) == 1.0 and abs(tiny(2) - 0.01) < 1e-12

@@ -134,6 +134,7 @@ def _encode_panel(panel: Panel, lookback: int) -> dict[str, Any]:
             "form": spec.form,
             "name": _encode(spec.name),
             "columns": None if spec.columns is None else [_encode(c) for c in spec.columns],
+            "columns_dtype": None if spec.columns is None else str(spec.columns.dtype),
             "index_name": _encode(spec.index_name),
             "id_col": spec.id_col, "time_col": spec.time_col, "target_col": spec.target_col,
             "id_dtype": None if spec.id_dtype is None else str(spec.id_dtype),
@@ -152,18 +153,19 @@ def _decode_panel(d: dict[str, Any]) -> Panel:
     else:
         freq = pd.tseries.frequencies.to_offset(a["freq"])
     s = d["spec"]
-    id_dtype = None
-    if s["id_dtype"] is not None:
+    columns = None
+    if s["columns"] is not None:
+        labels = [_decode(c) for c in s["columns"]]
+        dtype = _dtype(s.get("columns_dtype"))
         try:
-            id_dtype = pd.api.types.pandas_dtype(s["id_dtype"])
-        except TypeError:
-            id_dtype = None  # an id dtype this pandas does not know: ids stay objects
+            columns = pd.Index(labels, dtype=dtype)
+        except (TypeError, ValueError):
+            columns = pd.Index(labels, dtype=object)
     spec = FormSpec(
         form=s["form"], name=_decode(s["name"]),
-        columns=None if s["columns"] is None else pd.Index(
-            [_decode(c) for c in s["columns"]], dtype=object),
+        columns=columns,
         index_name=_decode(s["index_name"]), id_col=s["id_col"], time_col=s["time_col"],
-        target_col=s["target_col"], id_dtype=id_dtype,
+        target_col=s["target_col"], id_dtype=_dtype(s["id_dtype"]),
     )
     values = [np.asarray(v, dtype=np.float64) for v in d["values"]]
     ids = np.empty(len(values), dtype=object)
@@ -179,6 +181,16 @@ def _decode_panel(d: dict[str, Any]) -> Panel:
             sum(len(v) for v in values), -1),
         exog_names=tuple(d["exog_names"]),
     )
+
+
+def _dtype(name: str | None) -> Any:
+    """The pandas dtype called ``name``; None where this pandas does not know it."""
+    if name is None:
+        return None
+    try:
+        return pd.api.types.pandas_dtype(name)
+    except TypeError:
+        return None  # e.g. pandas 3's "str" read by pandas 2: values stay objects
 
 
 # ------------------------------------------------------------------ files

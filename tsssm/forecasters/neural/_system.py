@@ -9,6 +9,8 @@ epoch, so nothing is written to disk.
 
 from __future__ import annotations
 
+import math
+
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
@@ -17,7 +19,7 @@ from tsssm.exceptions import TrainingDivergedError
 from tsssm.forecasters.neural._network import ForecastNetwork
 from tsssm.nn.params import param_groups
 
-__all__ = ["LOSSES", "ForecastSystem", "KeepBestWeights", "pinball_loss"]
+__all__ = ["LOSSES", "ForecastSystem", "KeepBestWeights", "pinball_loss", "warmup_cosine"]
 
 #: Training losses: point losses (a quantile head is trained beside them) and "quantile".
 LOSSES = ("mse", "mae", "huber", "quantile")
@@ -40,7 +42,7 @@ class ForecastSystem(pl.LightningModule):
         Point losses train the point head and, beside it, the quantile head with the
         pinball loss (their sum is minimised); "quantile" trains the quantile head only.
     lr : float, default=1e-3
-        Peak learning rate of the one-cycle schedule.
+        Peak learning rate: reached after a linear warm-up, then decayed along a cosine.
     weight_decay : float, default=1e-4
         AdamW weight decay (state-space parameters exempt, see
         :func:`tsssm.nn.params.param_groups`).
@@ -102,12 +104,27 @@ class ForecastSystem(pl.LightningModule):
         optimizer = torch.optim.AdamW(param_groups(self.network, self.weight_decay),
                                       lr=self.lr)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=self.lr, total_steps=total, pct_start=self.warmup,
-            anneal_strategy="cos",
-        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_cosine(total, self.warmup))
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def warmup_cosine(total: int, warmup: float, floor: float = 0.01):
+    """Learning-rate factor per step: linear warm-up, then cosine decay to ``floor``.
+
+    Written out rather than ``OneCycleLR``, which divides by zero when a short run has
+    fewer warm-up steps than one.
+    """
+    n_warm = max(1, round(warmup * total))
+
+    def factor(step: int) -> float:
+        if step < n_warm:
+            return (step + 1) / n_warm
+        progress = min(1.0, (step - n_warm) / max(1, total - n_warm))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
 
 
 class KeepBestWeights(pl.Callback):

@@ -80,8 +80,8 @@ max_epochs : int, default=20
 batch_size : int, default=64
     Windows per training step.
 lr : float, default=1e-3
-    Peak learning rate of the one-cycle schedule (10% warm-up, cosine decay) with
-    AdamW.
+    Peak learning rate of AdamW: reached by a linear warm-up over the first 10% of the
+    planned steps, then decayed along a cosine to 1% of it.
 weight_decay : float, default=1e-4
     AdamW weight decay (state-space parameters, biases and norms are exempt).
 early_stopping_patience : int or None, default=5
