@@ -169,12 +169,14 @@ def sarimax_forecast(res: Any, h: int, X: np.ndarray | None,
 
 @one_blas_thread
 def sarimax_update(res: Any, y_new: np.ndarray, X_new: np.ndarray | None) -> Any:
-    """Append observations and re-run the Kalman filter with the parameters fixed.
+    """Absorb observations by running the Kalman filter over the new points only.
 
-    ``SARIMAXResults.append(refit=False)`` keeps ``res.params`` and filters the whole
-    extended series, so the result equals ``SARIMAX(y_ext).filter(res.params)``.
+    ``SARIMAXResults.extend`` starts from the filtered state at the end of ``res`` and
+    keeps ``res.params``, so each update costs O(len(y_new)) instead of re-filtering the
+    whole history as ``append`` does; forecasts equal those of
+    ``SARIMAX(y_ext).filter(res.params)`` (the tests check this).
     """
-    return res.append(np.asarray(y_new, dtype=np.float64), exog=X_new, refit=False)
+    return res.extend(np.asarray(y_new, dtype=np.float64), exog=X_new)
 
 
 # ------------------------------------------------------------------- estimator
