@@ -242,7 +242,7 @@ def save_model(est: Any, path: str | os.PathLike) -> None:
 
 def load_model(cls: type, path: str | os.PathLike) -> Any:
     """Read a model written by :func:`save_model`; ``cls`` or a subclass of it."""
-    from tsssm.forecasters.neural.base import NeuralForecaster, _seeded
+    from tsssm.forecasters.neural.base import NeuralForecaster
 
     path = Path(path)
     meta_file = path / _JSON
@@ -269,7 +269,16 @@ def load_model(cls: type, path: str | os.PathLike) -> Any:
             f"{str(path)!r} holds a {meta.get('class')}, not a {cls.__name__}. Load it "
             f"with tsssm.{meta.get('class')}.load."
         )
-    weights = path / meta["weights"]
+    missing = [k for k in ("params", "fitted", "data", "weights") if k not in meta]
+    if missing:
+        raise DataError(f"{str(meta_file)!r} lacks {missing}: the model file is damaged. "
+                        "Save the model again.")
+    name = meta["weights"]
+    # Only a file of the model's own directory: a crafted name must not reach elsewhere.
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise DataError(f"{str(meta_file)!r} names the weights {name!r}, which is not a "
+                        "file of the model directory: the model file is damaged.")
+    weights = path / name
     try:
         blob = torch.load(weights, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -277,6 +286,22 @@ def load_model(cls: type, path: str | os.PathLike) -> Any:
             from None
     except Exception as err:  # torch raises assorted types on a damaged file
         raise DataError(f"Cannot read the weights {str(weights)!r}: {err}") from None
+
+    try:
+        return _rebuild(klass, meta, blob)
+    except DataError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+        # A file edited by hand or damaged: parameters or fields that do not rebuild.
+        raise DataError(
+            f"{str(path)!r} holds a damaged tsssm model ({type(err).__name__}: {err}). "
+            "Save the model again."
+        ) from None
+
+
+def _rebuild(klass: type, meta: dict[str, Any], blob: Any) -> Any:
+    """The fitted estimator described by ``meta`` with the weights in ``blob``."""
+    from tsssm.forecasters.neural.base import _seeded
 
     est = klass(**_decode_params(meta["params"]))
     c = est._config()
