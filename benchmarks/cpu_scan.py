@@ -124,7 +124,8 @@ def _rss_bytes():
 
 
 def measure_memory(shape):
-    cmd = [sys.executable, __file__, "--memory-child", ",".join(map(str, shape))]
+    cmd = [sys.executable, __file__, "--memory-child", ",".join(map(str, shape)),
+           "--threads", str(torch.get_num_threads())]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -162,11 +163,14 @@ def main(argv=None):
     p.add_argument("--shape", default="16,64,1024,16", help="batch,dim,L,N for the timings")
     p.add_argument("--mem-shape", default="32,128,4096,16", help="batch,dim,L,N for memory")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--tune", action="store_true", help="sweep block and chunk sizes")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_child:
         memory_child(tuple(int(v) for v in args.memory_child.split(",")))
         return

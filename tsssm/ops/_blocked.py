@@ -69,6 +69,13 @@ def blocked_scan_(
     else:
         inner, prev, first, last = range(1, block), -1, 0, block - 1
         outer = range(n_blocks)
+    if n_blocks == 1:
+        # One block: fold h0 into the first step; no running product is needed.
+        if h0 is not None:
+            x[first].addcmul_(a[first], h0)
+        for j in inner:
+            x[j].addcmul_(a[j], x[j + prev])
+        return x[last, 0]
     # Level 1: scan inside every block at once; work holds the running product of a.
     work[first].copy_(a[first])
     for j in inner:

@@ -30,7 +30,7 @@ __all__ = ["selective_scan", "selective_scan_ref", "selective_scan_step"]
 # benchmarks/cpu_scan.py: smaller blocks mean more Python iterations, bigger chunks fall
 # out of cache and cost page faults.
 _BLOCK = 16
-_CHUNK_ELEMENTS = 1 << 20
+_CHUNK_ELEMENTS = 1 << 18
 _MAX_BLOCKS_PER_CHUNK = 32
 
 
