@@ -558,7 +558,14 @@ class NeuralForecaster(BaseForecaster):
             )
             kwargs.update(user)
             trainer = pl.Trainer(**kwargs)
-            trainer.fit(system, **loaders)
+            try:
+                trainer.fit(system, **loaders)
+            except SystemExit:
+                # Lightning answers Ctrl+C with its own shutdown, then sys.exit(1): give
+                # the caller (a notebook, a backtest) the KeyboardInterrupt it made.
+                if trainer.interrupted:
+                    raise KeyboardInterrupt from None
+                raise
             epochs_run = int(trainer.current_epoch)
             del trainer  # only fit builds a Trainer, and none outlives it
         if keep.best_state is None:
