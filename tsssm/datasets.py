@@ -546,6 +546,14 @@ class ETTSplits(NamedTuple):
         Validation rows: the next 4 months, preceded by ``lookback`` context rows.
     test : slice
         Test rows: the 4 months after that, preceded by ``lookback`` context rows.
+
+    Examples
+    --------
+    >>> from tsssm.datasets import ett_splits, make_synthetic
+    >>> df = make_synthetic(length=14400, freq="h", form="wide", random_state=0)
+    >>> splits = ett_splits(df, lookback=96)
+    >>> splits.train, len(df.iloc[splits.val])
+    (slice(0, 8640, None), 2976)
     """
 
     train: slice

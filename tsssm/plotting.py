@@ -210,6 +210,19 @@ def plot_backtest(
         Actuals in black, each model in its own colour (one line per window), the
         cutoffs as dotted lines, and ``lower``/``upper`` bands where the backtest
         forecast intervals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import tsssm
+    >>> y = pd.Series(np.tile([1.0, 2.0, 3.0, 4.0], 10), name="demand",
+    ...               index=pd.date_range("2024-01-01", periods=40, freq="D"))
+    >>> res = tsssm.backtest([tsssm.Naive(), tsssm.SeasonalNaive(4)], y, horizon=4,
+    ...                      n_windows=3, progress=False)
+    >>> fig = plot_backtest(res)
+    >>> fig.axes[0].get_title()
+    'Backtest of demand (horizon 4)'
     """
     history = check_int(history, "history", owner="plot_backtest", min_value=0,
                         allow_none=True)
@@ -271,6 +284,19 @@ def plot_metrics(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import tsssm
+    >>> y = pd.Series(np.tile([1.0, 2.0, 3.0, 4.0], 10),
+    ...               index=pd.date_range("2024-01-01", periods=40, freq="D"))
+    >>> res = tsssm.backtest([tsssm.Naive(), tsssm.SeasonalNaive(4)], y, horizon=4,
+    ...                      n_windows=3, metrics=("mae",), progress=False)
+    >>> fig = plot_metrics(res, "mae")
+    >>> [float(bar.get_height()) for bar in fig.axes[0].patches]  # one bar per model
+    [1.5, 0.0]
     """
     per_window = None
     if isinstance(result, pd.DataFrame):

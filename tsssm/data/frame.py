@@ -38,7 +38,18 @@ _PANDAS_TYPES = (pd.Series, pd.DataFrame)
 
 # ---------------------------------------------------------------------------- forms
 def detect_form(y: Any, id_col: str = "unique_id", time_col: str = "ds") -> str:
-    """Return ``"series"``, ``"wide"`` or ``"long"`` for ``y``, or raise a TypeError."""
+    """Return ``"series"``, ``"wide"`` or ``"long"`` for ``y``, or raise a TypeError.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsssm.data import detect_form
+    >>> y = pd.Series([1.0, 2.0, 3.0])
+    >>> detect_form(y), detect_form(y.to_frame("a"))
+    ('series', 'wide')
+    >>> detect_form(pd.DataFrame({"unique_id": ["a"], "ds": [0], "y": [1.0]}))
+    'long'
+    """
     if isinstance(y, pd.Series):
         return "series"
     if isinstance(y, pd.DataFrame):
@@ -304,6 +315,18 @@ def to_panel(
     Returns
     -------
     Panel
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsssm.data import to_panel
+    >>> wide = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]},
+    ...                     index=pd.date_range("2024-01-01", periods=3, freq="D"))
+    >>> panel = to_panel(wide)
+    >>> panel.n_series, panel.ids.tolist(), panel.indptr.tolist(), panel.axis.freq_str
+    (2, ['a', 'b'], [0, 3, 6], 'D')
+    >>> panel.values(1).tolist()
+    [4.0, 5.0, 6.0]
     """
     form = detect_form(y, id_col, time_col)
     if len(y) == 0 or (form == "wide" and y.shape[1] == 0):
@@ -493,6 +516,16 @@ def future_exog(panel: Panel, h: int, X: Any) -> np.ndarray | None:
 
     Raises a DataError when the model was fitted with exogenous variables and ``X``
     lacks future rows or columns, or when ``X`` is given to a model fitted without.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsssm.data import future_exog, to_panel
+    >>> days = pd.date_range("2024-01-01", periods=5, freq="D")
+    >>> X = pd.DataFrame({"temp": [10.0, 11.0, 12.0, 13.0, 14.0]}, index=days)
+    >>> panel = to_panel(pd.Series([1.0, 2.0, 3.0], index=days[:3]), X.iloc[:3])
+    >>> future_exog(panel, 2, X)[0, :, 0].tolist()  # series 0, the 2 steps after its end
+    [13.0, 14.0]
     """
     if not panel.exog_names:
         if X is not None:
@@ -540,6 +573,20 @@ def to_update_panel(panel: Panel, y_new: Any, X_new: Any = None, *, allow_nan: b
     """Convert new observations to a Panel and check they continue ``panel``.
 
     Every series in ``y_new`` must be known and start exactly one step after its end.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsssm.data import to_panel, to_update_panel
+    >>> y = pd.Series([1.0, 2.0, 3.0], index=pd.date_range("2024-01-01", periods=3, freq="D"))
+    >>> panel = to_panel(y)
+    >>> new = to_update_panel(panel, pd.Series([4.0], index=[pd.Timestamp("2024-01-04")]))
+    >>> str(new.starts[0]), new.y.tolist()
+    ('2024-01-04 00:00:00', [4.0])
+    >>> to_update_panel(panel, pd.Series([4.0], index=[pd.Timestamp("2024-01-05")]))
+    Traceback (most recent call last):
+    ...
+    tsssm.exceptions.DataError: New data for series 'y' must start at 2024-01-04 00:00:00, ...
     """
     spec = panel.spec
     form = detect_form(y_new, spec.id_col, spec.time_col)
@@ -589,6 +636,23 @@ def make_output(panel: Panel, h: int, columns: dict[str, np.ndarray],
         True for point forecasts, which mirror the input form exactly (Series in, Series
         out; wide in, wide out). Quantile and interval frames are indexed by time for a
         Series input and long otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tsssm.data import make_output, to_panel
+    >>> wide = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]},
+    ...                     index=pd.date_range("2024-01-01", periods=3, freq="D"))
+    >>> panel = to_panel(wide)
+    >>> make_output(panel, 2, {"yhat": np.array([[3.0, 3.0], [6.0, 6.0]])})  # (S, h)
+                  a    b
+    2024-01-04  3.0  6.0
+    2024-01-05  3.0  6.0
+    >>> bands = make_output(panel, 2, {"lower": np.zeros((2, 2)), "upper": np.ones((2, 2))},
+    ...                     point=False)
+    >>> bands.columns.tolist(), len(bands)
+    (['unique_id', 'ds', 'lower', 'upper'], 4)
     """
     spec = panel.spec
     if spec.form == "series" or (spec.form == "wide" and point):

@@ -30,6 +30,18 @@ class TimeAxis:
         integer step for integer indexes.
     tz : str or tzinfo or None
         Time zone of datetime indexes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsssm.data import TimeAxis
+    >>> daily = TimeAxis("datetime", pd.tseries.frequencies.to_offset("D"))
+    >>> [str(t) for t in daily.grid("2024-01-01", 3)]
+    ['2024-01-01 00:00:00', '2024-01-02 00:00:00', '2024-01-03 00:00:00']
+    >>> str(daily.shift(pd.Timestamp("2024-01-01"), 7)), daily.freq_str
+    ('2024-01-08 00:00:00', 'D')
+    >>> list(TimeAxis("int", 2).grid(0, 3))
+    [0, 2, 4]
     """
 
     kind: str
@@ -77,6 +89,14 @@ class FormSpec:
         Column names of the long form.
     id_dtype : object
         dtype of the long form's id column, restored on output.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsssm.data import to_panel
+    >>> spec = to_panel(pd.Series([1.0, 2.0, 3.0], name="load")).spec
+    >>> spec.form, spec.name
+    ('series', 'load')
     """
 
     form: str
@@ -116,6 +136,19 @@ class Panel:
         Names of the K exogenous columns.
     skipped : dict
         Series left out by ``to_panel(..., on_invalid="skip")``, id -> reason.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tsssm.data import to_panel
+    >>> long = pd.DataFrame({"unique_id": ["a", "a", "a", "b", "b", "b", "b"],
+    ...                      "ds": [0, 1, 2, 0, 1, 2, 3],
+    ...                      "y": [1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 40.0]})
+    >>> panel = to_panel(long)
+    >>> panel.ids.tolist(), panel.lengths.tolist(), panel.indptr.tolist()
+    (['a', 'b'], [3, 4], [0, 3, 7])
+    >>> panel.values(1).tolist(), panel.future_index(1, 2).tolist()
+    ([10.0, 20.0, 30.0, 40.0], [4, 5])
     """
 
     ids: np.ndarray

@@ -206,5 +206,16 @@ def collate_windows(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     ``torch.utils.data.DataLoader`` calls ``dataset.__getitems__(indices)`` when the
     dataset has it and passes the result to ``collate_fn``; the batch is already
     stacked, so it is returned unchanged.
+
+    Examples
+    --------
+    >>> loader = torch.utils.data.DataLoader(
+    ...     WindowDataset(np.arange(10.0)[:, None], np.array([0, 10]),
+    ...                   *window_origins(np.array([10]), lookback=4, horizon=2),
+    ...                   lookback=4, horizon=2),
+    ...     batch_size=3, collate_fn=collate_windows)
+    >>> batch = next(iter(loader))
+    >>> batch["past_y"].shape, batch["future_y"].shape
+    (torch.Size([3, 4, 1]), torch.Size([3, 2, 1]))
     """
     return batch
