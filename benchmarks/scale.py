@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 dashboard_address=None))
             stack.enter_context(Client(cluster))
             stack.enter_context(joblib.parallel_config(backend="dask"))
-            n_jobs = -1  # one task per worker thread; n_jobs=1 would bypass the backend
+            n_jobs = -1  # every worker thread of the cluster (1 would run one task at a time)
         sampler = stack.enter_context(_TreeSampler())
         wall, cpu = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
