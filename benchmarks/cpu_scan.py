@@ -134,6 +134,7 @@ def tune(shape, repeats):
     ss = importlib.import_module("tsssm.ops.selective_scan")
 
     rows = []
+    defaults = ss._BLOCK, ss._CHUNK_ELEMENTS
     for block in (8, 16, 32):
         for elements in (1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22):
             ss._BLOCK, ss._CHUNK_ELEMENTS = block, elements
@@ -144,6 +145,7 @@ def tune(shape, repeats):
             print(f"block {block:3d}  chunk elements 2^{elements.bit_length() - 1:<3d}"
                   f"chunk {chunk:5d} steps  fwd {fwd * 1e3:7.1f} ms  fwd+bwd {fb * 1e3:7.1f} ms",
                   flush=True)
+    ss._BLOCK, ss._CHUNK_ELEMENTS = defaults  # the table after the sweep uses the defaults
     return rows
 
 
