@@ -1,0 +1,266 @@
+"""The Triton selective scan against the float64 sequential loop (forward and gradients).
+
+Without a GPU the kernels run in Triton's CPU interpreter (``tests/conftest.py`` sets
+``TRITON_INTERPRET=1``), which is slow, so shapes are tiny; the launch settings are
+chosen so that even tiny shapes take every path: several programs, masked channels,
+several threads per channel, a partial last chunk, several saved segments and time
+splits. Every output buffer is filled with NaN first (``POISON_OUTPUTS``), so an element
+the kernels never write fails the comparison. The ``gpu`` tests repeat the checks at
+real sizes on a CUDA device.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+import torch
+
+from tests.ops.loops import selective_scan_loop
+
+triton = pytest.importorskip("triton")
+
+from tsssm.ops import selective_scan  # noqa: E402
+from tsssm.ops.triton import selective_scan as tss  # noqa: E402
+
+ON_GPU = torch.cuda.is_available()
+INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+DEVICE = "cuda" if ON_GPU else "cpu"
+pytestmark = pytest.mark.skipif(
+    not (ON_GPU or INTERPRET), reason="needs a GPU or TRITON_INTERPRET=1 (see conftest)"
+)
+
+TOL = {  # (rtol, atol), relative to the largest reference magnitude for atol
+    torch.float32: (6e-4, 2e-3),
+    torch.float16: (1e-2, 2e-2),
+    torch.bfloat16: (3e-2, 5e-2),
+}
+NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+
+# Two programs over three channels (one masked), two threads per channel, saved states
+# every 8 steps: a 9-step sequence has two segments and a partial last chunk.
+SMALL = tss.SelectiveScanConfig(
+    block_d=2, group=2, num_warps=1, bwd_block_d=2, bwd_group=2, bwd_num_warps=1, seg_len=8
+)
+
+
+@pytest.fixture(autouse=True)
+def poisoned_outputs(monkeypatch):
+    monkeypatch.setattr(tss, "POISON_OUTPUTS", True)
+
+
+def make_inputs(batch, dim, L, N, dtype, *, D=True, z=True, bias=True, softplus=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape, scale=1.0, dt=dtype):
+        return (torch.randn(*shape, generator=g) * scale).to(dt).to(DEVICE)
+
+    delta = rnd(batch, dim, L, scale=0.5)
+    if not softplus:  # raw steps must stay positive, or exp(dt A) grows
+        delta = delta.abs() * 0.5 + 0.05
+    t = {
+        "u": rnd(batch, dim, L),
+        "delta": delta,
+        "A": -(torch.rand(dim, N, generator=g) * 2 + 0.1).to(DEVICE),
+        "B": rnd(batch, N, L),
+        "C": rnd(batch, N, L),
+        "D": rnd(dim, dt=torch.float32) if D else None,
+        "z": rnd(batch, dim, L) if z else None,
+        "delta_bias": rnd(dim, scale=0.3, dt=torch.float32).abs() if bias else None,
+    }
+    for v in t.values():
+        if v is not None:
+            v.requires_grad_()
+    return t
+
+
+def assert_close(got, ref, dtype, name):
+    rtol, atol = TOL[dtype]
+    scale = max(ref.abs().max().item(), 1.0)
+    torch.testing.assert_close(
+        got.detach().double().cpu(),
+        ref.detach().double().cpu(),
+        rtol=rtol,
+        atol=atol * scale,
+        msg=lambda m: f"{name}: {m}",
+    )
+
+
+def check_against_loop(t, dtype, softplus, last, config, *, grad_last=True):
+    """Compare out, last state and every gradient with the float64 loop."""
+    args = [t[k] for k in NAMES]
+    res = tss.selective_scan_triton(*args, softplus, last, config=config)
+    out, last_state = res if last else (res, None)
+    assert out.dtype == t["u"].dtype and out.shape == t["u"].shape
+    ref_out, ref_last = selective_scan_loop(*args, softplus)
+    assert_close(out, ref_out, dtype, "out")
+    g = torch.Generator().manual_seed(99)
+    gout = torch.randn(out.shape, generator=g, dtype=torch.float64).to(DEVICE)
+    loss = (out.double() * gout).sum()
+    ref_loss = (ref_out * gout).sum()
+    if last:
+        assert last_state.dtype == torch.float32
+        assert_close(last_state, ref_last, torch.float32, "last_state")
+        if grad_last:
+            glast = torch.randn(last_state.shape, generator=g, dtype=torch.float64).to(DEVICE)
+            loss = loss + (last_state.double() * glast).sum()
+            ref_loss = ref_loss + (ref_last * glast).sum()
+    inputs = [t[k] for k in NAMES if t[k] is not None]
+    names = [k for k in NAMES if t[k] is not None]
+    grads = torch.autograd.grad(loss, inputs)
+    ref_grads = torch.autograd.grad(ref_loss, inputs)
+    for name, x, gx, rx in zip(names, inputs, grads, ref_grads):
+        assert gx.dtype == x.dtype and gx.shape == x.shape, name
+        assert_close(gx, rx, dtype, "d" + name)
+
+
+@pytest.mark.parametrize(
+    "D, z, bias, softplus, last", list(itertools.product((False, True), repeat=5))
+)
+def test_every_combination_of_optional_inputs(D, z, bias, softplus, last):
+    t = make_inputs(1, 3, 9, 3, torch.float32, D=D, z=z, bias=bias, softplus=softplus)
+    check_against_loop(t, torch.float32, softplus, last, SMALL)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_dtypes_with_default_launch_settings(dtype):
+    # N = 16: the default settings put four threads on each channel.
+    t = make_inputs(2, 5, 13, 16, dtype, seed=1)
+    check_against_loop(t, dtype, True, True, None)
+
+
+def test_time_splits_in_forward_and_backward():
+    # 30 steps, segments of 8: the forward runs 3 splits (with its preparatory pass),
+    # the backward 4 (with its own); the last split is partial.
+    cfg = tss.SelectiveScanConfig(**{**SMALL.__dict__, "splits": 3, "bwd_splits": 4})
+    t = make_inputs(2, 3, 30, 3, torch.float32, seed=2)
+    check_against_loop(t, torch.float32, True, True, cfg)
+
+
+def test_four_warp_programs_and_large_state():
+    # 4-warp programs: the backward adds one partial sum per warp; N = 64 spreads a
+    # channel over 16 threads, crossing the forward's 4-thread groups.
+    cfg = tss.SelectiveScanConfig(
+        block_d=8, group=16, num_warps=4, bwd_block_d=8, bwd_group=16, bwd_num_warps=4, seg_len=8
+    )
+    t = make_inputs(1, 3, 10, 64, torch.float32, seed=3)
+    check_against_loop(t, torch.float32, True, True, cfg)
+
+
+def test_largest_state_size():
+    t = make_inputs(1, 2, 5, 256, torch.float32, seed=4)
+    check_against_loop(t, torch.float32, True, True, None)
+
+
+def test_any_strides():
+    # Non-contiguous views for every (batch, dim, L) and (batch, N, L) input.
+    base = make_inputs(2, 3, 9, 3, torch.float32, seed=5)
+    t = dict(base)
+    for k in ("u", "delta", "z"):
+        wide = torch.zeros(2, 3, 19, device=DEVICE)
+        wide[..., 1::2] = base[k].detach()
+        t[k] = wide[..., 1::2].requires_grad_()
+    for k in ("B", "C"):
+        t[k] = base[k].detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
+    t["A"] = base["A"].detach().t().contiguous().t().requires_grad_()
+    check_against_loop(t, torch.float32, True, True, SMALL)
+
+
+def test_gradient_of_last_state_only():
+    # Only the last state is used: the adjoint starts from its gradient alone.
+    t = make_inputs(1, 3, 9, 3, torch.float32, seed=6)
+    args = [t[k] for k in NAMES]
+    _, last = tss.selective_scan_triton(*args, True, True, config=SMALL)
+    _, ref_last = selective_scan_loop(*args, True)
+    inputs = [t[k] for k in NAMES]
+    grads = torch.autograd.grad(last.sum(), inputs, allow_unused=True)
+    ref_grads = torch.autograd.grad(ref_last.sum(), inputs, allow_unused=True)
+    for name, gx, rx in zip(NAMES, grads, ref_grads):
+        if rx is None:  # C, D and the gate act on the output only
+            assert name in ("C", "D", "z") and (gx is None or not gx.any()), name
+            continue
+        assert_close(gx, rx, torch.float32, "d" + name)
+
+
+def test_empty_sequence():
+    t = make_inputs(2, 3, 0, 4, torch.float32)
+    out, last = tss.selective_scan_triton(*[t[k] for k in NAMES], True, True)
+    assert out.shape == (2, 3, 0)
+    assert torch.equal(last, torch.zeros(2, 3, 4, device=DEVICE))
+
+
+def test_public_dispatch_runs_the_kernel():
+    t = make_inputs(1, 3, 9, 3, torch.float32, seed=7)
+    args = [t[k] for k in NAMES]
+    out = selective_scan(*args, delta_softplus=True, backend="triton")
+    ref, _ = selective_scan_loop(*args, True)
+    assert_close(out, ref, torch.float32, "out")
+
+
+@pytest.mark.skipif(ON_GPU, reason="checks the CPU error")
+def test_cpu_tensors_need_the_interpreter(monkeypatch):
+    monkeypatch.setattr(tss, "_interpreting", lambda: False)
+    t = make_inputs(1, 2, 4, 2, torch.float32)
+    with pytest.raises(RuntimeError, match="needs CUDA tensors"):
+        tss.selective_scan_triton(*[t[k] for k in NAMES])
+
+
+def test_split_planning():
+    # Enough programs: no split. Few: about three waves' worth, whole segments each.
+    assert tss._plan_splits(0, 600, 32, 1000) == (1, 32)
+    assert tss._plan_splits(0, 48, 256, 2112) == (128, 2)
+    n, per = tss._plan_splits(0, 100, 10, 4000)
+    assert (n, per) == (10, 1)
+    assert tss._plan_splits(3, 10_000, 10, 100) == (3, 4)
+
+
+def test_torch_compile_with_graph_breaks():
+    # A small block through torch.compile (the kernels themselves run eagerly in the
+    # interpreter, on a GPU dynamo traces their launches).
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4, 12).to(DEVICE)
+    A = -torch.rand(4, 2, device=DEVICE) - 0.5
+
+    def block(x):  # x (batch, L, 4)
+        u, dlt, B_C = lin(x).split((4, 4, 4), dim=-1)
+        B, C = B_C.transpose(1, 2).chunk(2, dim=1)
+        return selective_scan(
+            u.transpose(1, 2), dlt.transpose(1, 2), A, B, C, delta_softplus=True, backend="triton"
+        )
+
+    x = torch.randn(2, 6, 4, device=DEVICE)
+    eager = block(x)
+    compiled = torch.compile(block, backend="aot_eager" if not ON_GPU else "inductor")
+    out = compiled(x)
+    out.sum().backward()
+    torch.testing.assert_close(out, eager)
+    assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
+
+
+# ----------------------------------------------------------------- real sizes, GPU only
+@pytest.mark.gpu
+@pytest.mark.skipif(not ON_GPU, reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((8, 1536, 2048, 16), torch.float32),
+        ((2, 768, 4096, 16), torch.bfloat16),
+        ((64, 256, 336, 64), torch.float32),
+        ((512, 128, 512, 16), torch.bfloat16),
+    ],
+)
+def test_real_sizes_against_float64_reference(shape, dtype):
+    from tsssm.ops import selective_scan_ref
+
+    t = make_inputs(*shape, dtype, seed=11)
+    args = [t[k] for k in NAMES]
+    out = tss.selective_scan_triton(*args, True)
+    ref = selective_scan_ref(*[a.double() if a is not None else None for a in args], True)
+    assert_close(out, ref, dtype, "out")
+    gout = torch.randn_like(ref)
+    inputs = [t[k] for k in NAMES]
+    grads = torch.autograd.grad((out.double() * gout).sum(), inputs)
+    ref_grads = torch.autograd.grad((ref * gout).sum(), inputs)
+    for name, gx, rx in zip(NAMES, grads, ref_grads):
+        assert_close(gx, rx, dtype, "d" + name)

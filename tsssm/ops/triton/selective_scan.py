@@ -1,0 +1,1233 @@
+"""Mamba-1 selective scan in Triton: forward and backward kernels and their autograd.Function.
+
+The recurrence, per batch ``b``, channel ``d`` and state ``n``::
+
+    dt_t = softplus(delta_t + delta_bias)          (or delta_t + delta_bias)
+    h_t  = exp(dt_t A[d, n]) h_{t-1} + dt_t B_t[n] u_t
+    y_t  = sum_n C_t[n] h_t[n] + D[d] u_t
+    out  = y * silu(z)                              (when z is given)
+
+How the kernels work
+--------------------
+One program owns ``BLOCK_D`` channels of one batch row. Each channel is split over ``G``
+"rows" (one row per thread), and each row keeps ``NG = N / G`` states in registers, so a
+thread walks along time sequentially, one step after another, with no cross-thread scan:
+per state and step it does one ``exp2``, three multiply-adds and one term of ``y``. Only
+``y`` needs a reduction across the ``G`` threads of a channel (a few warp shuffles per
+chunk). Time advances in chunks of ``T`` steps: the per-channel inputs of a chunk are
+loaded as coalesced (BLOCK_D, T) tiles, and the steps inside a chunk are unrolled, so the
+exponentials and loads of all ``T`` steps are independent of the state and can overlap.
+
+The (batch, dim, L, N) state never reaches device memory. The forward writes only the
+state at the start of every ``seg_len`` steps (when a backward will follow). The backward
+walks the segments from last to first: it recomputes the segment's chunk-start states
+(kept in a small per-program scratch buffer that stays in L2), then walks the chunks in
+reverse, recomputing each chunk's states in registers and running the adjoint recurrence
+``q_t = C_t dy_t + exp(dt_{t+1} A) q_{t+1}`` backwards. ``dB`` and ``dC`` are sums over
+channels: each program reduces its channels and adds the (N,) result of every step to a
+float32 buffer with atomic adds.
+
+B and C are read step by step as (N,) vectors, so the wrapper gives the kernels a copy
+laid out (batch, L, N) when they come (batch, N, L)-contiguous.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+from triton.language.extra import libdevice
+
+__all__ = ["SelectiveScanConfig", "selective_scan_triton"]
+
+# Debug switch: fill every output buffer with NaN before the kernels run, so a test can
+# prove each element was written. Set TSSSM_TRITON_POISON=1 or flip this attribute.
+POISON_OUTPUTS = os.environ.get("TSSSM_TRITON_POISON", "0") == "1"
+
+
+@dataclass(frozen=True)
+class SelectiveScanConfig:
+    """Launch settings of the selective-scan kernels.
+
+    Parameters
+    ----------
+    block_d : int
+        Channels per program in the forward (power of two).
+    group : int
+        Threads per channel in the forward (power of two, at most the padded N); each
+        keeps ``N / group`` states.
+    num_warps : int
+        Warps per forward program; ``block_d * group`` should equal ``32 * num_warps``.
+    bwd_block_d, bwd_group, bwd_num_warps : int
+        The same for the backward kernel.
+    seg_len : int
+        Steps between the states the forward saves for the backward (a power of two,
+        at least 4, the steps of one chunk). Larger segments save less memory but need a larger
+        scratch buffer in the backward.
+    splits, bwd_splits : int
+        Time splits that run in parallel in the forward and the backward; 0 picks them
+        from the shapes and the number of multiprocessors. Each split but one costs an
+        extra pass over its steps, so splitting pays only when batch * channels is too
+        small to fill the GPU.
+    """
+
+    block_d: int = 8
+    group: int = 4
+    num_warps: int = 1
+    bwd_block_d: int = 8
+    bwd_group: int = 4
+    bwd_num_warps: int = 1
+    seg_len: int = 64
+    splits: int = 0
+    bwd_splits: int = 0
+
+
+# Warps a multiprocessor holds at once, limited by registers (65536 per SM): the
+# forward uses ~120 registers a thread, the backward ~170.
+_FWD_WARPS_PER_SM = 16
+_BWD_WARPS_PER_SM = 12
+# Both kernels unroll chunks of this many steps (the per-step tensors are named values).
+_CHUNK = 4
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+@triton.jit
+def _softplus(x, FAST: tl.constexpr):
+    # log(1 + exp(x)) without overflow for large x; FAST uses the hardware exp2/log2
+    # (about 2 ulp), which Triton's interpreter lacks.
+    e = tl.exp(-tl.abs(x))
+    if FAST:
+        lg = libdevice.fast_logf(1.0 + e)
+    else:
+        lg = tl.log(1.0 + e)
+    return tl.maximum(x, 0.0) + lg
+
+
+@triton.jit
+def _to_rows(x, BLOCK_D: tl.constexpr, G: tl.constexpr, T: tl.constexpr):
+    # (BLOCK_D, T) per-channel tile -> (BLOCK_D * G, T): row r holds channel r // G.
+    return tl.reshape(tl.broadcast_to(x[:, None, :], (BLOCK_D, G, T)), (BLOCK_D * G, T))
+
+
+@triton.jit
+def _from_rows(x, BLOCK_D: tl.constexpr, G: tl.constexpr, T: tl.constexpr):
+    # (BLOCK_D * G, T) per-row partial sums -> (BLOCK_D, T) per-channel sums.
+    return tl.sum(tl.reshape(x, (BLOCK_D, G, T)), axis=1)
+
+
+@triton.jit
+def _col(x, sel):
+    # Column k of a (R, T) tile whose T axis lies in one thread: ``sel`` is
+    # (arange(T) == k), and adding -0.0 is exact, so the compiler folds this to a move.
+    return tl.sum(tl.where(sel[None, :], x, -0.0), axis=1)
+
+
+@triton.jit
+def _dt_tile(
+    delta_ptrs, mask, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, FAST: tl.constexpr
+):
+    raw = tl.load(delta_ptrs, mask=mask, other=0.0).to(tl.float32)
+    return _dt_act(raw, mask, bias, HAS_BIAS, SOFTPLUS, FAST)
+
+
+@triton.jit
+def _dt_act(raw, mask, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, FAST: tl.constexpr):
+    # Returns (dt, pre-activation) for a (BLOCK_D, T) tile of delta; dt = 0 outside the
+    # mask, so padded steps have decay 1 and input 0 and leave the state unchanged.
+    if HAS_BIAS:
+        raw = raw + bias[:, None]
+    if SOFTPLUS:
+        dt = _softplus(raw, FAST)
+    else:
+        dt = raw
+    return tl.where(mask, dt, 0.0), raw
+
+
+@triton.jit
+def _load4(ptrs, STRIDE: tl.constexpr):
+    # B or C of the four steps of a chunk, from the padded float32 (Lp, BLOCK_N) rows.
+    return (
+        tl.load(ptrs),
+        tl.load(ptrs + STRIDE),
+        tl.load(ptrs + 2 * STRIDE),
+        tl.load(ptrs + 3 * STRIDE),
+    )
+
+
+@triton.jit
+def _step(h, A2, dt_r, dtu_r, sel, B_k):
+    # h_k = exp(dt_k A) h_{k-1} + dt_k u_k B_k for this thread's states.
+    return tl.exp2(_col(dt_r, sel)[:, None] * A2) * h + _col(dtu_r, sel)[:, None] * B_k
+
+
+@triton.jit
+def _selective_scan_fwd_kernel(
+    # pointers
+    u_ptr,
+    delta_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    z_ptr,
+    bias_ptr,
+    out_ptr,
+    states_ptr,
+    last_ptr,
+    hend_ptr,
+    dtsum_ptr,
+    # sizes
+    dim,
+    L,
+    N,
+    n_dblocks,
+    n_segs,
+    n_splits,
+    split_chunks,
+    # strides
+    s_ub,
+    s_ud,
+    s_ul,
+    s_db,
+    s_dd,
+    s_dl,
+    s_ad,
+    s_an,
+    s_pb,
+    s_zb,
+    s_zd,
+    s_zl,
+    s_ob,
+    s_od,
+    s_ol,
+    # meta-parameters
+    HAS_D: tl.constexpr,
+    HAS_Z: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    SAVE_STATES: tl.constexpr,
+    SAVE_LAST: tl.constexpr,
+    PREP: tl.constexpr,
+    FAST: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    G: tl.constexpr,
+    NG: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    T: tl.constexpr,
+    SEG_CHUNKS: tl.constexpr,
+):
+    """Forward over one (batch row, channel block, time split).
+
+    With ``n_splits > 1`` the sequence is cut into splits of ``split_chunks`` chunks
+    that run in parallel. A first launch with ``PREP`` runs every split but the last
+    from a zero state and writes its end state (``hend``) and its sum of dt
+    (``dtsum``); the main launch then starts split s from the state obtained by
+    chaining the earlier splits: h <- exp(A sum(dt_j)) h + hend_j, for j < s.
+    """
+    tl.static_assert(T == 4, "the kernels unroll chunks of exactly 4 steps")
+    BR: tl.constexpr = BLOCK_D * G
+    pid = tl.program_id(0)
+    # Channel blocks vary fastest, so the programs of one batch row and split run
+    # together and share their B and C through L2.
+    pid_d = pid % n_dblocks
+    rest = pid // n_dblocks
+    if PREP:
+        n_run = n_splits - 1
+    else:
+        n_run = n_splits
+    pid_s = rest % n_run
+    pid_b = (rest // n_run).to(tl.int64)
+    n_chunks = tl.cdiv(L, T)
+    c_lo = pid_s * split_chunks
+    c_hi = tl.minimum(c_lo + split_chunks, n_chunks)
+
+    # per-channel index space (BLOCK_D, T)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < dim
+    d64 = offs_d.to(tl.int64)
+    offs_t = tl.arange(0, T)
+    # per-row index space (BR, NG): row r is channel r // G, states (r % G) * NG + j
+    rows = tl.arange(0, BR)
+    r_ch = (pid_d * BLOCK_D + rows // G).to(tl.int64)
+    n_idx = (rows % G)[:, None] * NG + tl.arange(0, NG)[None, :]  # (BR, NG)
+    mask_r = r_ch < dim
+    mask_rn = mask_r[:, None] & (n_idx < N)
+    zero_rn = tl.zeros((BR, NG), dtype=tl.int32)  # makes scalar tests tensors of this shape
+
+    # Padded states get A = 0 and B = 0, so they stay 0 and add nothing to y.
+    A2 = tl.load(A_ptr + r_ch[:, None] * s_ad + n_idx * s_an, mask=mask_rn, other=0.0)
+    A2 = A2.to(tl.float32) * 1.4426950408889634  # (BR, NG): exp(dt A) = exp2(dt A2)
+    if HAS_D:
+        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    else:
+        bias = None
+
+    u_row = u_ptr + pid_b * s_ub + d64[:, None] * s_ud  # (BD, 1)
+    dt_row = delta_ptr + pid_b * s_db + d64[:, None] * s_dd
+    z_row = z_ptr + pid_b * s_zb + d64[:, None] * s_zd
+    o_row = out_ptr + pid_b * s_ob + d64[:, None] * s_od
+    # B and C: zero-padded time-major copies (batch, Lp, BLOCK_N), so loads need no mask
+    # and step k of a chunk sits at a constant offset k * BLOCK_N.
+    b_row = B_ptr + pid_b * s_pb + n_idx  # (BR, NG)
+    c_row = C_ptr + pid_b * s_pb + n_idx
+    # states: contiguous (batch, dim, n_segs, N); hend (batch, dim, n_splits, N) and
+    # dtsum (batch, dim, n_splits), float32
+    st_row = states_ptr + (pid_b * dim + r_ch[:, None]) * n_segs * N + n_idx
+    he_row = hend_ptr + (pid_b * dim + r_ch[:, None]) * n_splits * N + n_idx
+    ds_row = dtsum_ptr + (pid_b * dim + r_ch) * n_splits  # (BR,)
+
+    h = tl.zeros((BR, NG), dtype=tl.float32)
+    if not PREP:
+        for j in range(0, pid_s):
+            dsum = tl.load(ds_row + j, mask=mask_r, other=0.0)
+            h = tl.exp2(dsum[:, None] * A2) * h + tl.load(he_row + j * N, mask=mask_rn, other=0.0)
+    dts = tl.zeros((BLOCK_D,), dtype=tl.float32)
+
+    # Software pipelining: the inputs of chunk c + 1 (the delta and u tiles, and the four
+    # steps of B and C) are loaded while chunk c computes. Loads of B and C that run one
+    # chunk past the end stay inside the padded buffers (the wrapper adds a chunk).
+    t = c_lo * T + offs_t
+    m_dl = mask_d[:, None] & (t < L)[None, :]
+    u_nx = tl.load(u_row + t[None, :] * s_ul, mask=m_dl, other=0.0)
+    dl_nx = tl.load(dt_row + t[None, :] * s_dl, mask=m_dl, other=0.0)
+    bc = c_lo * T * BLOCK_N
+    B0n, B1n, B2n, B3n = _load4(b_row + bc, BLOCK_N)
+    if not PREP:
+        C0n, C1n, C2n, C3n = _load4(c_row + bc, BLOCK_N)
+    for c in range(c_lo, c_hi):
+        if SAVE_STATES:
+            at_seg = (zero_rn + c % SEG_CHUNKS) == 0
+            tl.store(st_row + (c // SEG_CHUNKS) * N, h, mask=mask_rn & at_seg)
+        t = c * T + offs_t
+        m_dl = mask_d[:, None] & (t < L)[None, :]  # (BD, T)
+        u = u_nx.to(tl.float32)
+        raw = dl_nx.to(tl.float32)
+        B0, B1, B2, B3 = B0n, B1n, B2n, B3n
+        t_nx = t + T
+        m_nx = mask_d[:, None] & (t_nx < L)[None, :]
+        u_nx = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0)
+        dl_nx = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0)
+        bc = (c + 1) * T * BLOCK_N
+        B0n, B1n, B2n, B3n = _load4(b_row + bc, BLOCK_N)
+        if not PREP:
+            C0, C1, C2, C3 = C0n, C1n, C2n, C3n
+            C0n, C1n, C2n, C3n = _load4(c_row + bc, BLOCK_N)
+            if HAS_Z:
+                zt = tl.load(z_row + t[None, :] * s_zl, mask=m_dl, other=0.0)
+        dt, raw = _dt_act(raw, m_dl, bias, HAS_BIAS, SOFTPLUS, FAST)
+        dt_r = _to_rows(dt, BLOCK_D, G, T)  # (BR, T)
+        dtu_r = _to_rows(dt * u, BLOCK_D, G, T)
+        if PREP:
+            dts += tl.sum(dt, axis=1)
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 0, B0)
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 1, B1)
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 2, B2)
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 3, B3)
+        else:
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 0, B0)
+            y_r = tl.where((offs_t == 0)[None, :], tl.sum(h * C0, axis=1)[:, None], 0.0)
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 1, B1)
+            y_r = tl.where((offs_t == 1)[None, :], tl.sum(h * C1, axis=1)[:, None], y_r)
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 2, B2)
+            y_r = tl.where((offs_t == 2)[None, :], tl.sum(h * C2, axis=1)[:, None], y_r)
+            h = _step(h, A2, dt_r, dtu_r, offs_t == 3, B3)
+            y_r = tl.where((offs_t == 3)[None, :], tl.sum(h * C3, axis=1)[:, None], y_r)
+            y = _from_rows(y_r, BLOCK_D, G, T)  # (BD, T)
+            if HAS_D:
+                y = y + Dv[:, None] * u
+            if HAS_Z:
+                zt = zt.to(tl.float32)
+                y = y * zt * tl.sigmoid(zt)
+            tl.store(o_row + t[None, :] * s_ol, y.to(out_ptr.dtype.element_ty), mask=m_dl)
+
+    if PREP:
+        tl.store(he_row + pid_s * N, h, mask=mask_rn)
+        tl.store(dtsum_ptr + (pid_b * dim + d64) * n_splits + pid_s, dts, mask=mask_d)
+    if SAVE_LAST:
+        last_ok = (zero_rn + pid_s) == n_splits - 1
+        tl.store(last_ptr + (pid_b * dim + r_ch[:, None]) * N + n_idx, h, mask=mask_rn & last_ok)
+
+
+@triton.jit
+def _replay_step(h, A2, dt_r, dtu_r, sel, b_ptrs):
+    # One step of the recurrence for the backward; returns (h_k, exp(dt_k A), B_k).
+    B_k = tl.load(b_ptrs).to(tl.float32)
+    decay = tl.exp2(_col(dt_r, sel)[:, None] * A2)
+    h = decay * h + _col(dtu_r, sel)[:, None] * B_k
+    return h, decay, B_k
+
+
+@triton.jit
+def _adjoint_step(
+    w,
+    h_k,
+    decay,
+    B_k,
+    C_k,
+    A,
+    dt_r,
+    dtu_r,
+    dy_r,
+    sel,
+    qB_r,
+    qAh_r,
+    dA_acc,
+    dB_ptrs,
+    dC_ptrs,
+    BLOCK_D: tl.constexpr,
+    G: tl.constexpr,
+    NG: tl.constexpr,
+    P: tl.constexpr,
+):
+    # One step of the adjoint recurrence at step k, given w = exp(dt_{k+1} A) q_{k+1}.
+    dt_k = _col(dt_r, sel)[:, None]
+    dtu_k = _col(dtu_r, sel)[:, None]
+    dy_k = _col(dy_r, sel)[:, None]
+    q = C_k * dy_k + w  # dLoss/dh_k, (BR, NG)
+    qB_r = tl.where(sel[None, :], tl.sum(q * B_k, axis=1)[:, None], qB_r)
+    # exp(dt_k A) h_{k-1} = h_k - x_k: no shifted state needed
+    qhx = q * (h_k - dtu_k * B_k)
+    qAh_r = tl.where(sel[None, :], tl.sum(qhx * A, axis=1)[:, None], qAh_r)
+    dA_acc += qhx * dt_k
+    # dB, dC sum over channels. Each warp sums its own channels with shuffles and adds
+    # its (G, NG) partial atomically: no shared memory, no barrier between the warps.
+    dB_k = tl.sum(tl.reshape(q * dtu_k, (P, BLOCK_D // P, G, NG)), axis=1)  # (P, G, NG)
+    dC_k = tl.sum(tl.reshape(h_k * dy_k, (P, BLOCK_D // P, G, NG)), axis=1)
+    tl.atomic_add(dB_ptrs, dB_k, sem="relaxed")
+    tl.atomic_add(dC_ptrs, dC_k, sem="relaxed")
+    return decay * q, qB_r, qAh_r, dA_acc
+
+
+@triton.jit
+def _selective_scan_bwd_kernel(
+    # pointers: inputs
+    u_ptr,
+    delta_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    z_ptr,
+    bias_ptr,
+    dout_ptr,
+    states_ptr,
+    dlast_ptr,
+    scratch_ptr,
+    wout_ptr,
+    dtsum_ptr,
+    # pointers: gradients. du, ddelta, dz are contiguous (batch, dim, L); dA, dD, dbias
+    # and dB, dC (contiguous (batch, L, N)) are zeroed float32 accumulators.
+    du_ptr,
+    ddelta_ptr,
+    dz_ptr,
+    dA_ptr,
+    dB_ptr,
+    dC_ptr,
+    dD_ptr,
+    dbias_ptr,
+    # sizes
+    dim,
+    L,
+    N,
+    n_dblocks,
+    n_segs,
+    n_splits,
+    split_segs,
+    # strides
+    s_ub,
+    s_ud,
+    s_ul,
+    s_db,
+    s_dd,
+    s_dl,
+    s_ad,
+    s_an,
+    s_pb,
+    s_zb,
+    s_zd,
+    s_zl,
+    s_gb,
+    s_gd,
+    s_gl,
+    s_lb,
+    s_ld,
+    s_ln,
+    # meta-parameters
+    HAS_D: tl.constexpr,
+    HAS_Z: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    HAS_DLAST: tl.constexpr,
+    FAST: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    G: tl.constexpr,
+    NG: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    T: tl.constexpr,
+    SEG_CHUNKS: tl.constexpr,
+):
+    """Backward over one (batch row, channel block, time split).
+
+    With ``n_splits > 1``, split s starts (at its end) from the adjoint that the later
+    splits send into it, chained from what :func:`_selective_scan_bwd_prep_kernel`
+    wrote: w <- exp(A sum(dt_j)) w + wout_j for j = n_splits - 1, ..., s + 1.
+    """
+    tl.static_assert(T == 4, "the kernels unroll chunks of exactly 4 steps")
+    BR: tl.constexpr = BLOCK_D * G
+    pid = tl.program_id(0)
+    pid_d = pid % n_dblocks
+    rest = pid // n_dblocks
+    pid_s = rest % n_splits
+    pid_b = (rest // n_splits).to(tl.int64)
+
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < dim
+    d64 = offs_d.to(tl.int64)
+    offs_t = tl.arange(0, T)
+    rows = tl.arange(0, BR)
+    r_ch = (pid_d * BLOCK_D + rows // G).to(tl.int64)
+    n_idx = (rows % G)[:, None] * NG + tl.arange(0, NG)[None, :]  # (BR, NG)
+    mask_r = r_ch < dim
+    mask_rn = mask_r[:, None] & (n_idx < N)
+    # (P, G, NG) index of the per-step, per-warp dB/dC partial sums (P warps of channels)
+    P: tl.constexpr = min(BLOCK_D, max(1, BR // 32))
+    n_grp = (
+        tl.zeros((P, 1, 1), dtype=tl.int32)
+        + (tl.arange(0, G)[:, None] * NG + tl.arange(0, NG)[None, :])[None, :, :]
+    )
+
+    A = tl.load(A_ptr + r_ch[:, None] * s_ad + n_idx * s_an, mask=mask_rn, other=0.0)
+    A = A.to(tl.float32)  # (BR, NG)
+    A2 = A * 1.4426950408889634
+    if HAS_D:
+        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    else:
+        bias = None
+
+    u_row = u_ptr + pid_b * s_ub + d64[:, None] * s_ud
+    dt_row = delta_ptr + pid_b * s_db + d64[:, None] * s_dd
+    z_row = z_ptr + pid_b * s_zb + d64[:, None] * s_zd
+    g_row = dout_ptr + pid_b * s_gb + d64[:, None] * s_gd
+    gi_row = (pid_b * dim + d64[:, None]) * L  # contiguous (batch, dim, L) gradients
+    # B, C and the dB, dC accumulators: zero-padded (batch, Lp, BLOCK_N) buffers
+    b_row = B_ptr + pid_b * s_pb + n_idx
+    c_row = C_ptr + pid_b * s_pb + n_idx
+    dbc_row = pid_b * s_pb + n_grp
+    st_row = states_ptr + (pid_b * dim + r_ch[:, None]) * n_segs * N + n_idx
+    # scratch: one (SEG_CHUNKS, BR, NG) float32 block per program
+    sc_row = scratch_ptr + pid.to(tl.int64) * (SEG_CHUNKS * BR * NG) + rows[:, None] * NG
+    sc_row = sc_row + tl.arange(0, NG)[None, :]
+
+    # w: gradient reaching the state at the end of the current chunk from later steps.
+    if HAS_DLAST:
+        w = tl.load(
+            dlast_ptr + pid_b * s_lb + r_ch[:, None] * s_ld + n_idx * s_ln,
+            mask=mask_rn,
+            other=0.0,
+        ).to(tl.float32)
+    else:
+        w = tl.zeros((BR, NG), dtype=tl.float32)
+    # the adjoint arriving from the later splits
+    wo_row = wout_ptr + (pid_b * dim + r_ch[:, None]) * n_splits * N + n_idx
+    ds_row = dtsum_ptr + (pid_b * dim + r_ch) * n_splits
+    for jj in range(0, n_splits - 1 - pid_s):
+        j = n_splits - 1 - jj
+        dsum = tl.load(ds_row + j, mask=mask_r, other=0.0)
+        w = tl.exp2(dsum[:, None] * A2) * w + tl.load(wo_row + j * N, mask=mask_rn, other=0.0)
+    dA_acc = tl.zeros((BR, NG), dtype=tl.float32)
+    dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    n_chunks = tl.cdiv(L, T)
+    seg_lo = pid_s * split_segs
+    seg_hi = tl.minimum(seg_lo + split_segs, n_segs)
+
+    for si in range(seg_lo, seg_hi):
+        seg = seg_hi - 1 - (si - seg_lo)
+        c_lo = seg * SEG_CHUNKS
+        c_hi = tl.minimum(c_lo + SEG_CHUNKS, n_chunks)
+        # Phase 1: replay the segment forward from its saved start state, keeping each
+        # chunk's start state in scratch.
+        h = tl.load(st_row + seg * N, mask=mask_rn, other=0.0)
+        for c in range(c_lo, c_hi):
+            tl.store(sc_row + (c - c_lo) * (BR * NG), h)
+            t = c * T + offs_t
+            m_dl = mask_d[:, None] & (t < L)[None, :]
+            u = tl.load(u_row + t[None, :] * s_ul, mask=m_dl, other=0.0).to(tl.float32)
+            dt, raw = _dt_tile(dt_row + t[None, :] * s_dl, m_dl, bias, HAS_BIAS, SOFTPLUS, FAST)
+            dt_r = _to_rows(dt, BLOCK_D, G, T)
+            dtu_r = _to_rows(dt * u, BLOCK_D, G, T)
+            for k in tl.static_range(T):
+                sel = offs_t == k
+                B_k = tl.load(b_row + (c * T + k) * BLOCK_N)
+                h = tl.exp2(_col(dt_r, sel)[:, None] * A2) * h
+                h = h + _col(dtu_r, sel)[:, None] * B_k.to(tl.float32)
+
+        # Phase 2: chunks of the segment from last to first.
+        for ci in range(0, c_hi - c_lo):
+            c = c_hi - 1 - ci
+            h = tl.load(sc_row + (c - c_lo) * (BR * NG))
+            t = c * T + offs_t
+            m_dl = mask_d[:, None] & (t < L)[None, :]
+            u = tl.load(u_row + t[None, :] * s_ul, mask=m_dl, other=0.0).to(tl.float32)
+            dt, raw = _dt_tile(dt_row + t[None, :] * s_dl, m_dl, bias, HAS_BIAS, SOFTPLUS, FAST)
+            dtu = dt * u
+            dt_r = _to_rows(dt, BLOCK_D, G, T)
+            dtu_r = _to_rows(dtu, BLOCK_D, G, T)
+            dout = tl.load(g_row + t[None, :] * s_gl, mask=m_dl, other=0.0).to(tl.float32)
+
+            # Recompute the chunk's four states, kept as separate (BR, NG) tensors so
+            # they stay in registers with the layout of h.
+            bc_off = c * T * BLOCK_N
+            h0, e0, B0 = _replay_step(h, A2, dt_r, dtu_r, offs_t == 0, b_row + bc_off)
+            h1, e1, B1 = _replay_step(h0, A2, dt_r, dtu_r, offs_t == 1, b_row + bc_off + BLOCK_N)
+            h2, e2, B2 = _replay_step(
+                h1, A2, dt_r, dtu_r, offs_t == 2, b_row + bc_off + 2 * BLOCK_N
+            )
+            h3, e3, B3 = _replay_step(
+                h2, A2, dt_r, dtu_r, offs_t == 3, b_row + bc_off + 3 * BLOCK_N
+            )
+            C0 = tl.load(c_row + bc_off)
+            C1 = tl.load(c_row + bc_off + BLOCK_N)
+            C2 = tl.load(c_row + bc_off + 2 * BLOCK_N)
+            C3 = tl.load(c_row + bc_off + 3 * BLOCK_N)
+            C0, C1, C2, C3 = (
+                C0.to(tl.float32),
+                C1.to(tl.float32),
+                C2.to(tl.float32),
+                C3.to(tl.float32),
+            )
+
+            if HAS_Z:
+                y_r = tl.where((offs_t == 0)[None, :], tl.sum(h0 * C0, axis=1)[:, None], 0.0)
+                y_r = tl.where((offs_t == 1)[None, :], tl.sum(h1 * C1, axis=1)[:, None], y_r)
+                y_r = tl.where((offs_t == 2)[None, :], tl.sum(h2 * C2, axis=1)[:, None], y_r)
+                y_r = tl.where((offs_t == 3)[None, :], tl.sum(h3 * C3, axis=1)[:, None], y_r)
+                y = _from_rows(y_r, BLOCK_D, G, T)
+                if HAS_D:
+                    y = y + Dv[:, None] * u
+                zt = tl.load(z_row + t[None, :] * s_zl, mask=m_dl, other=0.0).to(tl.float32)
+                sz = tl.sigmoid(zt)
+                dy = dout * zt * sz  # (BD, T)
+                dz = dout * y * sz * (1.0 + zt * (1.0 - sz))
+                tl.store(dz_ptr + gi_row + t[None, :], dz.to(dz_ptr.dtype.element_ty), mask=m_dl)
+            else:
+                dy = dout
+            dy_r = _to_rows(dy, BLOCK_D, G, T)
+
+            # Adjoint, from the chunk's last step to its first; w carries
+            # exp(dt_{k+1} A) q_{k+1} into step k.
+            qB_r = tl.zeros((BR, T), dtype=tl.float32)
+            qAh_r = tl.zeros((BR, T), dtype=tl.float32)
+            w, qB_r, qAh_r, dA_acc = _adjoint_step(
+                w,
+                h3,
+                e3,
+                B3,
+                C3,
+                A,
+                dt_r,
+                dtu_r,
+                dy_r,
+                offs_t == 3,
+                qB_r,
+                qAh_r,
+                dA_acc,
+                dB_ptr + dbc_row + bc_off + 3 * BLOCK_N,
+                dC_ptr + dbc_row + bc_off + 3 * BLOCK_N,
+                BLOCK_D,
+                G,
+                NG,
+                P,
+            )
+            w, qB_r, qAh_r, dA_acc = _adjoint_step(
+                w,
+                h2,
+                e2,
+                B2,
+                C2,
+                A,
+                dt_r,
+                dtu_r,
+                dy_r,
+                offs_t == 2,
+                qB_r,
+                qAh_r,
+                dA_acc,
+                dB_ptr + dbc_row + bc_off + 2 * BLOCK_N,
+                dC_ptr + dbc_row + bc_off + 2 * BLOCK_N,
+                BLOCK_D,
+                G,
+                NG,
+                P,
+            )
+            w, qB_r, qAh_r, dA_acc = _adjoint_step(
+                w,
+                h1,
+                e1,
+                B1,
+                C1,
+                A,
+                dt_r,
+                dtu_r,
+                dy_r,
+                offs_t == 1,
+                qB_r,
+                qAh_r,
+                dA_acc,
+                dB_ptr + dbc_row + bc_off + 1 * BLOCK_N,
+                dC_ptr + dbc_row + bc_off + 1 * BLOCK_N,
+                BLOCK_D,
+                G,
+                NG,
+                P,
+            )
+            w, qB_r, qAh_r, dA_acc = _adjoint_step(
+                w,
+                h0,
+                e0,
+                B0,
+                C0,
+                A,
+                dt_r,
+                dtu_r,
+                dy_r,
+                offs_t == 0,
+                qB_r,
+                qAh_r,
+                dA_acc,
+                dB_ptr + dbc_row + bc_off + 0 * BLOCK_N,
+                dC_ptr + dbc_row + bc_off + 0 * BLOCK_N,
+                BLOCK_D,
+                G,
+                NG,
+                P,
+            )
+
+            qB = _from_rows(qB_r, BLOCK_D, G, T)  # (BD, T)
+            du = dt * qB
+            if HAS_D:
+                du = du + Dv[:, None] * dy
+                dD_acc += tl.sum(tl.where(m_dl, dy * u, 0.0), axis=1)
+            tl.store(du_ptr + gi_row + t[None, :], du.to(du_ptr.dtype.element_ty), mask=m_dl)
+            ddt = u * qB + _from_rows(qAh_r, BLOCK_D, G, T)
+            if SOFTPLUS:
+                ddt = ddt * tl.sigmoid(raw)
+            ddt = tl.where(m_dl, ddt, 0.0)
+            if HAS_BIAS:
+                dbias_acc += tl.sum(ddt, axis=1)
+            tl.store(
+                ddelta_ptr + gi_row + t[None, :], ddt.to(ddelta_ptr.dtype.element_ty), mask=m_dl
+            )
+
+    tl.atomic_add(dA_ptr + r_ch[:, None] * N + n_idx, dA_acc, mask=mask_rn, sem="relaxed")
+    if HAS_D:
+        tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d, sem="relaxed")
+    if HAS_BIAS:
+        tl.atomic_add(dbias_ptr + offs_d, dbias_acc, mask=mask_d, sem="relaxed")
+
+
+@triton.jit
+def _selective_scan_bwd_prep_kernel(
+    # pointers
+    delta_ptr,
+    A_ptr,
+    C_ptr,
+    z_ptr,
+    bias_ptr,
+    dout_ptr,
+    wout_ptr,
+    dtsum_ptr,
+    # sizes
+    dim,
+    L,
+    N,
+    n_dblocks,
+    n_splits,
+    split_chunks,
+    # strides
+    s_db,
+    s_dd,
+    s_dl,
+    s_ad,
+    s_an,
+    s_pb,
+    s_zb,
+    s_zd,
+    s_zl,
+    s_gb,
+    s_gd,
+    s_gl,
+    # meta-parameters
+    HAS_Z: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    FAST: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    G: tl.constexpr,
+    NG: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    T: tl.constexpr,
+):
+    """For every time split but the first, run the adjoint backwards over the split from
+    zero and write what reaches the state before the split (``wout``) and the split's
+    sum of dt (``dtsum``). The adjoint q_t = C_t dy_t + exp(dt_{t+1} A) q_{t+1} needs no
+    forward state, and dy = dout * silu(z) needs no output, so this is one cheap pass.
+    """
+    BR: tl.constexpr = BLOCK_D * G
+    pid = tl.program_id(0)
+    pid_d = pid % n_dblocks
+    rest = pid // n_dblocks
+    pid_s = rest % (n_splits - 1) + 1
+    pid_b = (rest // (n_splits - 1)).to(tl.int64)
+    n_chunks = tl.cdiv(L, T)
+    c_lo = pid_s * split_chunks
+    c_hi = tl.minimum(c_lo + split_chunks, n_chunks)
+
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < dim
+    d64 = offs_d.to(tl.int64)
+    offs_t = tl.arange(0, T)
+    rows = tl.arange(0, BR)
+    r_ch = (pid_d * BLOCK_D + rows // G).to(tl.int64)
+    n_idx = (rows % G)[:, None] * NG + tl.arange(0, NG)[None, :]
+    mask_rn = (r_ch < dim)[:, None] & (n_idx < N)
+    A2 = tl.load(A_ptr + r_ch[:, None] * s_ad + n_idx * s_an, mask=mask_rn, other=0.0)
+    A2 = A2.to(tl.float32) * 1.4426950408889634
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    else:
+        bias = None
+    dt_row = delta_ptr + pid_b * s_db + d64[:, None] * s_dd
+    z_row = z_ptr + pid_b * s_zb + d64[:, None] * s_zd
+    g_row = dout_ptr + pid_b * s_gb + d64[:, None] * s_gd
+    c_row = C_ptr + pid_b * s_pb + n_idx
+
+    w = tl.zeros((BR, NG), dtype=tl.float32)
+    dts = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    for cc in range(c_lo, c_hi):
+        c = c_hi - 1 - (cc - c_lo)
+        t = c * T + offs_t
+        m_dl = mask_d[:, None] & (t < L)[None, :]
+        dt, _ = _dt_tile(dt_row + t[None, :] * s_dl, m_dl, bias, HAS_BIAS, SOFTPLUS, FAST)
+        dts += tl.sum(dt, axis=1)
+        dy = tl.load(g_row + t[None, :] * s_gl, mask=m_dl, other=0.0).to(tl.float32)
+        if HAS_Z:
+            zt = tl.load(z_row + t[None, :] * s_zl, mask=m_dl, other=0.0).to(tl.float32)
+            dy = dy * zt * tl.sigmoid(zt)
+        dt_r = _to_rows(dt, BLOCK_D, G, T)
+        dy_r = _to_rows(dy, BLOCK_D, G, T)
+        for kk in tl.static_range(T):
+            k = T - 1 - kk
+            sel = offs_t == k
+            C_k = tl.load(c_row + (c * T + k) * BLOCK_N).to(tl.float32)
+            q = C_k * _col(dy_r, sel)[:, None] + w
+            w = tl.exp2(_col(dt_r, sel)[:, None] * A2) * q
+
+    tl.store(
+        wout_ptr + ((pid_b * dim + r_ch[:, None]) * n_splits + pid_s) * N + n_idx, w, mask=mask_rn
+    )
+    tl.store(dtsum_ptr + (pid_b * dim + d64) * n_splits + pid_s, dts, mask=mask_d)
+
+
+def _default_config(batch: int, dim: int, L: int, N: int) -> SelectiveScanConfig:
+    """Pick launch settings from the problem size (see benchmarks/KERNEL_NOTES.md).
+
+    One warp per program in both kernels: every reduction and layout change then stays
+    inside a warp (no barriers between warps), and the backward's per-warp dB/dC sums go
+    straight to the atomic adds. On an H100 this beat four-warp programs at every
+    benchmarked shape.
+    """
+    block_n = max(triton.next_power_of_2(N), 2)
+    # Forward: four states per thread make B_k and C_k one 16-byte load each; a channel
+    # spreads over at most 16 threads (larger N gives each thread more states).
+    group = block_n // min(block_n, max(4, block_n // 16))
+    # Backward: it keeps four steps of states, decays, B and C per thread, so it stays
+    # at (at most) four states per thread and spreads large N over more threads.
+    bwd_group = block_n // min(block_n, 4)
+    bwd_num_warps = max(1, bwd_group // 32)
+    return SelectiveScanConfig(
+        block_d=max(1, 32 // group),
+        group=group,
+        num_warps=1,
+        bwd_block_d=max(1, 32 * bwd_num_warps // bwd_group),
+        bwd_group=bwd_group,
+        bwd_num_warps=bwd_num_warps,
+        seg_len=64,
+    )
+
+
+def _num_sms(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 1
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def _plan_splits(requested: int, programs: int, n_segs: int, capacity: int) -> tuple[int, int]:
+    """(number of time splits, segments per split) for a launch of ``programs`` programs.
+
+    ``capacity`` is how many programs the GPU holds at once. Every split but the last
+    costs a preparatory pass over its steps, so the sequence is split only when the
+    programs would fill less than half the GPU; then into enough splits for about three
+    full waves, which also keeps the last, partial wave short.
+    """
+    if requested > 0:
+        want = requested
+    elif 2 * programs >= capacity:
+        want = 1
+    else:
+        want = -(-3 * capacity // max(programs, 1))
+    want = max(1, min(want, n_segs))
+    split_segs = -(-n_segs // want)
+    return -(-n_segs // split_segs), split_segs
+
+
+def _alloc(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    if POISON_OUTPUTS:
+        return torch.full(shape, float("nan"), dtype=dtype, device=device)
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+def _check_device(t: torch.Tensor) -> None:
+    if not t.is_cuda and not _interpreting():
+        raise RuntimeError(
+            "The Triton selective scan needs CUDA tensors; got tensors on "
+            f"'{t.device}'. Move them to a GPU or use backend='torch'."
+        )
+
+
+def _strides3(t: torch.Tensor | None) -> tuple[int, int, int]:
+    return (0, 0, 0) if t is None else tuple(t.stride())
+
+
+def _padded_time_major(x: torch.Tensor, Lp: int, block_n: int) -> torch.Tensor:
+    """Copy (batch, N, L) to a contiguous, zero-padded float32 (batch, Lp, block_n).
+
+    Each step's N values are then one aligned vector, already in the compute dtype, and
+    the padding (zeros, which leave the state unchanged since dt = 0 there) lets the
+    kernels load without masks.
+    """
+    _, N, L = x.shape
+    xt = x.transpose(1, 2).to(torch.float32)
+    return torch.nn.functional.pad(xt, (0, block_n - N, 0, Lp - L)).contiguous()
+
+
+class _SelectiveScanFn(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx,
+        u,
+        delta,
+        A,
+        B,
+        C,
+        D,
+        z,
+        delta_bias,
+        delta_softplus,
+        return_last_state,
+        config,
+    ):
+        batch, dim, L = u.shape
+        N = A.shape[1]
+        if config is None:
+            config = _default_config(batch, dim, L, N)
+        block_n = max(triton.next_power_of_2(N), 2)
+        seg_len = config.seg_len
+        n_segs = max(triton.cdiv(L, seg_len), 1)
+        n_dblocks = triton.cdiv(dim, config.block_d)
+        need_grad = any(ctx.needs_input_grad[:8])
+        device = u.device
+        f32 = torch.float32
+        # one spare chunk at the end: the forward prefetches a chunk ahead
+        Lp = (triton.cdiv(L, _CHUNK) + 1) * _CHUNK
+        Bt, Ct = _padded_time_major(B, Lp, block_n), _padded_time_major(C, Lp, block_n)
+        n_splits, split_segs = _plan_splits(
+            config.splits,
+            batch * n_dblocks,
+            n_segs,
+            _FWD_WARPS_PER_SM * _num_sms(device) // config.num_warps,
+        )
+
+        out = _alloc((batch, dim, L), u.dtype, device)
+        states = (
+            torch.empty((batch, dim, n_segs, N), dtype=f32, device=device) if need_grad else out
+        )
+        last = _alloc((batch, dim, N), f32, device) if return_last_state else out
+        hend = (
+            torch.empty((batch, dim, n_splits, N), dtype=f32, device=device)
+            if n_splits > 1
+            else out
+        )
+        dtsum = (
+            torch.empty((batch, dim, n_splits), dtype=f32, device=device) if n_splits > 1 else out
+        )
+        if out.numel() > 0:
+            seg_chunks = seg_len // _CHUNK
+            args = (
+                u,
+                delta,
+                A,
+                Bt,
+                Ct,
+                D if D is not None else A,
+                z if z is not None else u,
+                delta_bias if delta_bias is not None else A,
+                out,
+                states,
+                last,
+                hend,
+                dtsum,
+                dim,
+                L,
+                N,
+                n_dblocks,
+                n_segs,
+                n_splits,
+                split_segs * seg_chunks,
+                *u.stride(),
+                *delta.stride(),
+                *A.stride(),
+                Bt.stride(0),
+                *_strides3(z),
+                *out.stride(),
+            )
+            meta = dict(
+                HAS_D=D is not None,
+                HAS_Z=z is not None,
+                HAS_BIAS=delta_bias is not None,
+                SOFTPLUS=bool(delta_softplus),
+                FAST=not _interpreting(),
+                BLOCK_D=config.block_d,
+                G=config.group,
+                NG=block_n // config.group,
+                BLOCK_N=block_n,
+                T=_CHUNK,
+                SEG_CHUNKS=seg_chunks,
+                num_warps=config.num_warps,
+            )
+            if n_splits > 1:
+                _selective_scan_fwd_kernel[(batch * (n_splits - 1) * n_dblocks,)](
+                    *args, SAVE_STATES=False, SAVE_LAST=False, PREP=True, **meta
+                )
+            _selective_scan_fwd_kernel[(batch * n_splits * n_dblocks,)](
+                *args, SAVE_STATES=need_grad, SAVE_LAST=bool(return_last_state), PREP=False, **meta
+            )
+        elif return_last_state:
+            last.zero_()
+        if need_grad and L == 0:
+            states.zero_()
+
+        ctx.save_for_backward(u, delta, A, Bt, Ct, D, z, delta_bias, states if need_grad else None)
+        ctx.delta_softplus = bool(delta_softplus)
+        ctx.config = config
+        ctx.n_segs = n_segs
+        ctx.dtypes = (B.dtype, C.dtype)
+        if return_last_state:
+            return out, last
+        return out
+
+    @staticmethod
+    def backward(ctx, dout, dlast=None):
+        u, delta, A, Bt, Ct, D, z, delta_bias, states = ctx.saved_tensors
+        config = ctx.config
+        batch, dim, L = u.shape
+        N = A.shape[1]
+        block_n = max(triton.next_power_of_2(N), 2)
+        n_dblocks = triton.cdiv(dim, config.bwd_block_d)
+        seg_chunks = config.seg_len // _CHUNK
+        n_segs = ctx.n_segs
+        device = u.device
+        f32 = torch.float32
+
+        du = _alloc((batch, dim, L), u.dtype, device)
+        ddelta = _alloc((batch, dim, L), delta.dtype, device)
+        dz = _alloc((batch, dim, L), z.dtype, device) if z is not None else du
+        dA = torch.zeros((dim, N), dtype=f32, device=device)
+        dB = torch.zeros(Bt.shape, dtype=f32, device=device)  # padded (batch, Lp, BLOCK_N)
+        dC = torch.zeros(Bt.shape, dtype=f32, device=device)
+        dD = torch.zeros((dim,), dtype=f32, device=device) if D is not None else dA
+        dbias = torch.zeros((dim,), dtype=f32, device=device) if delta_bias is not None else dA
+        if dout is None:
+            dout = torch.zeros((batch, dim, L), dtype=u.dtype, device=device)
+
+        if u.numel() > 0:
+            n_splits, split_segs = _plan_splits(
+                config.bwd_splits,
+                batch * n_dblocks,
+                n_segs,
+                _BWD_WARPS_PER_SM * _num_sms(device) // config.bwd_num_warps,
+            )
+            n_prog = batch * n_dblocks * n_splits
+            rows = config.bwd_block_d * config.bwd_group
+            scratch = torch.empty(
+                (n_prog, seg_chunks, rows, block_n // config.bwd_group), dtype=f32, device=device
+            )
+            wout = (
+                torch.empty((batch, dim, n_splits, N), dtype=f32, device=device)
+                if n_splits > 1
+                else dA
+            )
+            dtsum = (
+                torch.empty((batch, dim, n_splits), dtype=f32, device=device)
+                if n_splits > 1
+                else dA
+            )
+            meta = dict(
+                HAS_Z=z is not None,
+                HAS_BIAS=delta_bias is not None,
+                SOFTPLUS=ctx.delta_softplus,
+                FAST=not _interpreting(),
+                BLOCK_D=config.bwd_block_d,
+                G=config.bwd_group,
+                NG=block_n // config.bwd_group,
+                BLOCK_N=block_n,
+                T=_CHUNK,
+                num_warps=config.bwd_num_warps,
+            )
+            if n_splits > 1:
+                _selective_scan_bwd_prep_kernel[(batch * (n_splits - 1) * n_dblocks,)](
+                    delta,
+                    A,
+                    Ct,
+                    z if z is not None else u,
+                    delta_bias if delta_bias is not None else A,
+                    dout,
+                    wout,
+                    dtsum,
+                    dim,
+                    L,
+                    N,
+                    n_dblocks,
+                    n_splits,
+                    split_segs * seg_chunks,
+                    *delta.stride(),
+                    *A.stride(),
+                    Ct.stride(0),
+                    *_strides3(z),
+                    *dout.stride(),
+                    **meta,
+                )
+            _selective_scan_bwd_kernel[(n_prog,)](
+                u,
+                delta,
+                A,
+                Bt,
+                Ct,
+                D if D is not None else A,
+                z if z is not None else u,
+                delta_bias if delta_bias is not None else A,
+                dout,
+                states,
+                dlast if dlast is not None else A,
+                scratch,
+                wout,
+                dtsum,
+                du,
+                ddelta,
+                dz,
+                dA,
+                dB,
+                dC,
+                dD,
+                dbias,
+                dim,
+                L,
+                N,
+                n_dblocks,
+                n_segs,
+                n_splits,
+                split_segs,
+                *u.stride(),
+                *delta.stride(),
+                *A.stride(),
+                Bt.stride(0),
+                *_strides3(z),
+                *dout.stride(),
+                *_strides3(dlast),
+                HAS_D=D is not None,
+                HAS_DLAST=dlast is not None,
+                SEG_CHUNKS=seg_chunks,
+                **meta,
+            )
+        b_dtype, c_dtype = ctx.dtypes
+        return (
+            du,
+            ddelta,
+            dA.to(A.dtype),
+            dB[:, :L, :N].transpose(1, 2).to(b_dtype),
+            dC[:, :L, :N].transpose(1, 2).to(c_dtype),
+            dD.to(D.dtype) if D is not None else None,
+            dz if z is not None else None,
+            dbias.to(delta_bias.dtype) if delta_bias is not None else None,
+            None,
+            None,
+            None,
+        )
+
+
+@torch.compiler.disable
+def _apply_eager(*args):
+    return _SelectiveScanFn.apply(*args)
+
+
+def selective_scan_triton(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+    *,
+    config: SelectiveScanConfig | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Mamba-1 selective scan on the GPU through Triton, differentiable in every input.
+
+    Shapes are checked by :func:`tsssm.ops.selective_scan`, which calls this; any strides
+    are accepted.
+
+    Parameters
+    ----------
+    u, delta : torch.Tensor
+        (batch, dim, L), float32, float16 or bfloat16.
+    A : torch.Tensor
+        (dim, N) float32, real; N up to 256.
+    B, C : torch.Tensor
+        (batch, N, L), the dtype of ``u``.
+    D, delta_bias : torch.Tensor or None, default=None
+        (dim,) float32.
+    z : torch.Tensor or None, default=None
+        (batch, dim, L) gate; the output is multiplied by ``silu(z)``.
+    delta_softplus : bool, default=False
+        Apply softplus to ``delta + delta_bias``.
+    return_last_state : bool, default=False
+        Also return the state after the last step (differentiable too).
+    config : SelectiveScanConfig or None, default=None
+        Launch settings; ``None`` picks them from the shapes.
+
+    Returns
+    -------
+    out : torch.Tensor
+        (batch, dim, L) in the dtype of ``u``.
+    last_state : torch.Tensor
+        (batch, dim, N) float32; only when ``return_last_state``.
+    """
+    _check_device(u)
+    args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, config)
+    if _interpreting():
+        # torch.compile cannot trace into Triton's interpreter: run it eagerly there.
+        return _apply_eager(*args)
+    return _SelectiveScanFn.apply(*args)
