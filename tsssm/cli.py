@@ -269,11 +269,16 @@ def _save(result: Any, out: Path) -> list[Path]:
 def _report(result: Any, title: str, out: Path | None) -> None:
     print(title)
     print(result.metrics.to_string(float_format=lambda v: f"{v:.4g}"))
-    if len(result.errors):
+    data = result.errors["stage"] == "data"
+    if data.any():
+        skipped = result.errors.loc[data].drop_duplicates("unique_id")
+        print(f"Skipped {len(skipped)} malformed series: "
+              f"{skipped['message'].iloc[0]}", file=sys.stderr)
+    if (~data).any():
         failed = result.counts["failed"]
         listed = ", ".join(f"{m} ({n})" for m, n in failed[failed > 0].items())
         print(f"Failed series-windows: {listed}. First error: "
-              f"{result.errors.iloc[0]['message']}", file=sys.stderr)
+              f"{result.errors.loc[~data].iloc[0]['message']}", file=sys.stderr)
     if out is not None:
         paths = _save(result, out)
         print("Wrote " + ", ".join(str(p) for p in paths))
@@ -400,7 +405,8 @@ def _run_backtest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             f"dataset ({', '.join(_builtin_names())})")
     season = args.season_length
     if season is None:
-        season = _season_from_freq(to_panel(y).axis.freq)
+        # malformed series are skipped (and reported) by the backtest, not fatal here
+        season = _season_from_freq(to_panel(y, on_invalid="skip").axis.freq)
     models = build_models(args.models, season, args.horizon)
     result = backtest(models, y, horizon=args.horizon, n_windows=args.windows,
                       step=args.step, season_length=season, n_jobs=args.n_jobs,
