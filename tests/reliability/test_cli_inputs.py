@@ -124,3 +124,22 @@ def test_installed_command_prints_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "error:" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_one_malformed_series_in_a_csv_is_skipped_and_reported(tmp_path, capsys):
+    ds = pd.date_range("2015-01-31", periods=40, freq="ME")
+    frame = pd.concat([pd.DataFrame({"unique_id": uid, "ds": ds, "y": np.arange(40.0)})
+                       for uid in ("a", "b", "c")], ignore_index=True)
+    frame.loc[(frame["unique_id"] == "b") & (frame["ds"] == ds[5]), "y"] = np.nan
+    path = tmp_path / "one_bad.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    code = cli.main(["backtest", "--data", str(path), "--quiet", "--horizon", "6",
+                     "--windows", "2", "--models", "naive", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Skipped 1 malformed series: Series 'b' contains 1 missing" in captured.err
+    assert "Failed series-windows" not in captured.err
+    errors = pd.read_csv(out / "errors.csv")
+    assert errors[["model", "unique_id", "stage"]].values.tolist() == [["Naive", "b", "data"]]
+    assert sorted(pd.read_csv(out / "forecasts.csv")["unique_id"].unique()) == ["a", "c"]
