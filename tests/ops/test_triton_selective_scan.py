@@ -164,6 +164,10 @@ def test_any_strides():
     for k in ("B", "C"):
         t[k] = base[k].detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
     t["A"] = base["A"].detach().t().contiguous().t().requires_grad_()
+    for k in ("D", "delta_bias"):  # every other element of a longer vector
+        wide = torch.zeros(6, device=DEVICE)
+        wide[::2] = base[k].detach()
+        t[k] = wide[::2].requires_grad_()
     check_against_loop(t, torch.float32, True, True, SMALL)
 
 

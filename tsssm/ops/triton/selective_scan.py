@@ -939,6 +939,9 @@ class _SelectiveScanFn(torch.autograd.Function):
     ):
         batch, dim, L = u.shape
         N = A.shape[1]
+        # the kernels read D and delta_bias with unit stride (they are tiny)
+        D = D.contiguous() if D is not None else None
+        delta_bias = delta_bias.contiguous() if delta_bias is not None else None
         if config is None:
             config = _default_config(batch, dim, L, N)
         block_n = max(triton.next_power_of_2(N), 2)
