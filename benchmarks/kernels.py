@@ -30,6 +30,7 @@ from triton.testing import do_bench
 
 from tsssm.ops import linear_scan_ref, s4d_kernel, selective_scan_ref
 from tsssm.ops.triton import linear_scan as tls
+from tsssm.ops.triton import s4d as ts4d
 from tsssm.ops.triton import selective_scan as tss
 
 # mamba_ssm 's CUDA selective scan on an NVIDIA H100 80GB HBM3 (torch 2.11, CUDA 13.0),
@@ -315,8 +316,26 @@ def s4d_rows(bw):
             rep=100,
             return_mode="median",
         )
+        # the Triton kernel on the discretised parameters (ZOH), same work
+        with torch.no_grad():
+            dt = torch.exp(log_dt)[:, None]
+            A = torch.complex(A_re, A_im)
+            log_dA = (dt * A).requires_grad_()
+            W = (torch.view_as_complex(C) * (torch.exp(dt * A) - 1) / A).requires_grad_()
+        tfwd = do_bench(
+            lambda a=log_dA, w=W, L=L: ts4d.s4d_vandermonde_triton(a, w, L),
+            warmup=25, rep=100, return_mode="median",
+        )  # fmt: skip
+        Kt = ts4d.s4d_vandermonde_triton(log_dA, W, L)
+        tbwd = do_bench(
+            lambda K=Kt, p=(log_dA, W), gK=gK: torch.autograd.grad(K, p, gK, retain_graph=True),
+            warmup=25, rep=100, return_mode="median",
+        )  # fmt: skip
         terms = dim * N * L
         row = {
+            "triton_fwd_ms": tfwd,
+            "triton_bwd_ms": tbwd,
+            "triton_vs_ref_rel_err": rel_err(Kt, K),
             "dim": dim,
             "N": N,
             "L": L,
@@ -408,7 +427,8 @@ def print_table(result):
         print(
             f"s4d_kernel {r['dim']}x{r['N']}x{r['L']}: fwd {r['fwd_ms']:.3f} ms "
             f"({100 * r['fwd_roofline_frac']:.0f}% of its traffic at copy bw), "
-            f"bwd {r['bwd_ms']:.3f} ms, fused floor {r['fused_floor_ms']:.3f} ms"
+            f"bwd {r['bwd_ms']:.3f} ms, fused floor {r['fused_floor_ms']:.3f} ms; Triton "
+            f"{r['triton_fwd_ms']:.3f} / {r['triton_bwd_ms']:.3f} ms"
         )
     if "selective_scan" not in result:
         return
