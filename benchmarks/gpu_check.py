@@ -23,9 +23,10 @@ import time
 
 import torch
 
-from tests.ops.loops import linear_scan_loop, selective_scan_loop
+from tests.ops.loops import linear_scan_loop, s4d_kernel_loop, selective_scan_loop
 from tsssm.ops import linear_scan, linear_scan_ref, selective_scan, selective_scan_ref
 from tsssm.ops.triton import linear_scan as tls
+from tsssm.ops.triton import s4d as ts4d
 from tsssm.ops.triton import selective_scan as tss
 
 TOL = {
@@ -160,6 +161,28 @@ def check_linear(shape_a, shape_b, shape_h0, dtype, reverse, seed):
         ("da", "db", "dh0"), torch.autograd.grad(loss, ins), torch.autograd.grad(rloss, ins)
     ):
         ok &= close(f"{tag} {nm}", x, y, dtype)
+    return ok
+
+
+def check_s4d(dim, N, L, seed):
+    """The fused S4D kernel (ZOH) against the float64 recurrence's impulse response."""
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    log_dt = (torch.rand(dim, generator=g, device="cuda") * 3 - 6).requires_grad_()
+    A_re = (-torch.rand(dim, N, generator=g, device="cuda") - 0.1).requires_grad_()
+    A_im = (torch.rand(dim, N, generator=g, device="cuda") * 20).requires_grad_()
+    C = torch.view_as_complex(torch.randn(dim, N, 2, generator=g, device="cuda")).requires_grad_()
+    dt = torch.exp(log_dt)[:, None]
+    A = torch.complex(A_re, A_im)
+    K = ts4d.s4d_vandermonde_triton(dt * A, C * (torch.exp(dt * A) - 1) / A, L)
+    ref = s4d_kernel_loop(log_dt, A_re, A_im, C, L)
+    tag = f"s4d {dim}x{N}x{L}"
+    ok = close(tag + " K", K, ref, torch.float32)
+    gK = torch.randn(dim, L, generator=g, device="cuda", dtype=torch.float64)
+    params = (log_dt, A_re, A_im, C)
+    grads = torch.autograd.grad((K.double() * gK).sum(), params)
+    rgrads = torch.autograd.grad((ref * gK).sum(), params)
+    for name, a, b in zip(("log_dt", "A_re", "A_im", "C"), grads, rgrads):
+        ok &= close(f"{tag} d{name}", a, b, torch.complex64 if a.is_complex() else torch.float32)
     return ok
 
 
@@ -307,6 +330,7 @@ def main(argv=None):
     if not args.skip_linear:
         ok &= check_linear((64, 1), (16, 64, 3000), None, torch.complex64, False, 81)
         ok &= check_linear((256, 4096), (256, 4096), (256,), torch.float32, True, 82)
+    ok &= check_s4d(64, 16, 500, 90)
     ok &= check_compile()
     if args.big:
         ok &= check_big()
