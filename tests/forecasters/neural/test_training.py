@@ -232,3 +232,16 @@ def test_backtest_runs_update_and_fine_tune_chains(seasonal):
                        progress=False)
         assert len(res.forecasts) == 3 * 2 * HORIZON
         assert np.isfinite(res.forecasts["yhat"]).all()
+
+
+def test_backend_is_used_for_training_and_predictions_run_anywhere(short, monkeypatch):
+    # An explicit Triton backend cannot run on CPU tensors: the ops say why. (The test
+    # suite turns on Triton's slow CPU interpreter for the kernel tests; not here.)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(RuntimeError, match="CUDA"):
+        S5Forecaster(**QUICK, backend="triton", accelerator="cpu").fit(short)
+    # After training the layers predict with "auto", so a model trained with an
+    # explicit backend (Triton on a GPU) still predicts on the CPU.
+    model = MambaForecaster(**QUICK, backend="torch").fit(short)
+    backends = {m.backend for m in model.network_.modules() if hasattr(m, "backend")}
+    assert backends == {"auto"}

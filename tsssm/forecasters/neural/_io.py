@@ -301,7 +301,7 @@ def load_model(cls: type, path: str | os.PathLike) -> Any:
 
 def _rebuild(klass: type, meta: dict[str, Any], blob: Any) -> Any:
     """The fitted estimator described by ``meta`` with the weights in ``blob``."""
-    from tsssm.forecasters.neural.base import _seeded
+    from tsssm.forecasters.neural.base import _seeded, set_backend
 
     est = klass(**_decode_params(meta["params"]))
     c = est._config()
@@ -326,6 +326,7 @@ def _rebuild(klass: type, meta: dict[str, Any], blob: Any) -> Any:
         network.load_state_dict(blob["network"])
     except (RuntimeError, KeyError) as err:
         raise DataError(f"The saved weights do not fit the saved parameters: {err}") from None
+    set_backend(network, "auto")  # predictions run on the CPU (see set_backend)
     est.network_ = network.eval()
     est.context_ = dict(blob["context"])
     est.data_ = panel

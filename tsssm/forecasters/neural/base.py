@@ -49,7 +49,7 @@ from tsssm.forecasters.neural._network import (
 )
 from tsssm.forecasters.neural._system import LOSSES, ForecastSystem, KeepBestWeights
 
-__all__ = ["NeuralForecaster", "make_backbone"]
+__all__ = ["NeuralForecaster", "make_backbone", "set_backend"]
 
 #: Trainer arguments that are estimator parameters: trainer_kwargs must not repeat them.
 _OWN_TRAINER_ARGS = ("max_epochs", "accelerator", "devices", "precision",
@@ -63,6 +63,18 @@ def make_backbone(name: str, **kwargs: Any) -> torch.nn.Module:
     from tsssm.nn import make_backbone as _make
 
     return _make(name, **kwargs)
+
+
+def set_backend(network: torch.nn.Module, backend: str) -> None:
+    """Set the scan backend of every layer of ``network`` that has one.
+
+    Training uses the estimator's ``backend``; the fitted network predicts on the CPU,
+    where an explicit ``"triton"`` cannot run, so it is switched to ``"auto"`` after
+    training (which picks Triton again wherever the tensors are on a GPU).
+    """
+    for module in network.modules():
+        if isinstance(getattr(module, "backend", None), str):
+            module.backend = backend
 
 
 def _backbone_class(name: str) -> type | None:
@@ -88,6 +100,15 @@ def _seeded(seed: int | None, use_cuda: bool) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+@contextlib.contextmanager
+def _predict_backend(network: torch.nn.Module) -> Iterator[None]:
+    """Leave ``network`` with the backend used for predictions, even after a failure."""
+    try:
+        yield
+    finally:
+        set_backend(network, "auto")
 
 
 @contextlib.contextmanager
@@ -537,6 +558,7 @@ class NeuralForecaster(BaseForecaster):
             loaders["val_dataloaders"] = torch.utils.data.DataLoader(
                 val, batch_size=max(c["batch_size"], 256), shuffle=False,
                 collate_fn=collate_windows)
+        set_backend(network, c["backend"])
         keep = KeepBestWeights()
         callbacks: list[Any] = [keep]
         if val_size and c["early_stopping_patience"] is not None:
@@ -547,7 +569,7 @@ class NeuralForecaster(BaseForecaster):
         callbacks.extend(extra if isinstance(extra, (list, tuple)) else [extra])
         system = ForecastSystem(network, c["loss"], c["lr"], c["weight_decay"], epochs)
         with tempfile.TemporaryDirectory(prefix="tsssm-") as tmp, \
-                _lightning_output(c["verbose"]):
+                _lightning_output(c["verbose"]), _predict_backend(network):
             kwargs = dict(
                 max_epochs=epochs, accelerator=c["accelerator"], devices=c["devices"],
                 precision=c["precision"], gradient_clip_val=c["gradient_clip_val"],
