@@ -56,6 +56,17 @@ def test_auto_picks_triton_only_when_everything_is_cuda(fake_kernels, triton_imp
     assert resolve_backend("auto", FAKE_CUDA, op="no_such_kernel") == "torch"
 
 
+def test_auto_keeps_dtypes_a_kernel_does_not_declare_on_the_reference(
+    monkeypatch, fake_kernels, triton_importable
+):
+    kernel = sys.modules["tsssm.ops.triton.selective_scan"]
+    monkeypatch.setattr(kernel, "SUPPORTED_DTYPES", (torch.float32,), raising=False)
+    cuda32 = types.SimpleNamespace(is_cuda=True, device="cuda:0", dtype=torch.float32)
+    cuda64 = types.SimpleNamespace(is_cuda=True, device="cuda:0", dtype=torch.float64)
+    assert resolve_backend("auto", cuda32, cuda32, op="selective_scan") == "triton"
+    assert resolve_backend("auto", cuda32, cuda64, op="selective_scan") == "torch"
+
+
 def test_auto_falls_back_when_triton_is_missing(monkeypatch, fake_kernels):
     monkeypatch.setattr(_dispatch, "_import_triton", lambda: ImportError("no triton"))
     assert resolve_backend("auto", FAKE_CUDA, op="selective_scan") == "torch"

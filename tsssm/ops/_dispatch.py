@@ -47,7 +47,8 @@ def resolve_backend(backend: str, *tensors: torch.Tensor | None, op: str | None 
     ----------
     backend : {"auto", "torch", "triton"}
         ``"auto"`` picks ``"triton"`` when every given tensor is on a CUDA device, the
-        ``triton`` package imports and the op's kernel module imports; otherwise
+        ``triton`` package imports, the op's kernel module imports and accepts every
+        tensor's dtype (its ``SUPPORTED_DTYPES``, where it declares one); otherwise
         ``"torch"``. ``"torch"`` always runs the PyTorch reference. ``"triton"`` insists
         on the kernel and raises if it cannot run.
     *tensors : Tensor or None
@@ -90,10 +91,15 @@ def resolve_backend(backend: str, *tensors: torch.Tensor | None, op: str | None 
         if not all_cuda or _import_triton() is not None:
             return "torch"
         try:
-            importlib.import_module(module)
+            kernel = importlib.import_module(module)
         except Exception:
             # A kernel that does not import (not written yet, or an incompatible
             # Triton) must not break "auto": the reference computes the same thing.
+            return "torch"
+        supported = getattr(kernel, "SUPPORTED_DTYPES", None)
+        if supported is not None and any(t.dtype not in supported for t in present):
+            # e.g. float64 for a kernel that computes in float32: the reference keeps
+            # the precision the caller asked for.
             return "torch"
         return "triton"
     # backend == "triton": explain exactly what stands in the way.

@@ -23,6 +23,7 @@ import torch
 from tsssm._validation import check_int, check_option
 from tsssm.exceptions import ParameterError
 from tsssm.ops._checks import check_shape, check_tensor, fmt_shape
+from tsssm.ops._dispatch import load_kernel_module, resolve_backend
 
 __all__ = ["fft_conv", "s4d_discretize", "s4d_final_state", "s4d_kernel", "s4d_step"]
 
@@ -122,6 +123,7 @@ def s4d_kernel(
     C: torch.Tensor,
     L: int,
     method: str = "zoh",
+    backend: str = "auto",
 ) -> torch.Tensor:
     """S4D's convolution kernel ``K[d, l] = 2 Re(sum_n C[d, n] dB[d, n] dA[d, n]^l)``.
 
@@ -142,6 +144,10 @@ def s4d_kernel(
         Kernel length (the sequence length it will be applied to).
     method : {"zoh", "bilinear"}, default="zoh"
         Discretisation, as in :func:`s4d_discretize`.
+    backend : {"auto", "torch", "triton"}, default="auto"
+        ``"triton"`` sums the Vandermonde product in a fused kernel that never holds
+        the ``(dim, N, L)`` table; ``"auto"`` picks it for CUDA tensors (see
+        :func:`~tsssm.ops.resolve_backend`).
 
     Returns
     -------
@@ -164,6 +170,9 @@ def s4d_kernel(
     dim, N = A.shape
     Cc = _as_complex(C, func, dim, N).to(A.dtype)
     log_dA, _, dB = _discretize(dt, A, method)
+    if resolve_backend(backend, log_dt, A_re, A_im, C, op="s4d") == "triton":
+        kernel = load_kernel_module("s4d").s4d_vandermonde_triton
+        return kernel(log_dA, Cc * dB, L)
     steps = torch.arange(L, device=A.device, dtype=dt.dtype)  # (L,)
     V = torch.exp(log_dA[:, :, None] * steps)  # (dim, N, L) powers dA^l
     K = torch.einsum("dn,dnl->dl", Cc * dB, V)  # (dim, L)

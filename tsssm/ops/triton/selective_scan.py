@@ -41,7 +41,11 @@ import triton
 import triton.language as tl
 from triton.language.extra import libdevice
 
-__all__ = ["SelectiveScanConfig", "selective_scan_triton"]
+__all__ = ["SUPPORTED_DTYPES", "SelectiveScanConfig", "selective_scan_triton"]
+
+#: dtypes ``backend="auto"`` sends here (A, D and delta_bias are float32); float64
+#: stays on the PyTorch path, since this kernel computes in float32.
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 # Debug switch: fill every output buffer with NaN before the kernels run, so a test can
 # prove each element was written. Set TSSSM_TRITON_POISON=1 or flip this attribute.
