@@ -173,6 +173,17 @@ def _as_int64(idx: pd.Index, kind: str) -> np.ndarray:
     return idx.asi8 if kind == "period" else idx.to_numpy(dtype=np.int64)
 
 
+class _Label(str):
+    """A name for error messages that is not a series id (printed without quotes)."""
+
+
+_SHARED_INDEX = _Label("the index of y")
+
+
+def _what(uid: Any) -> str:
+    return str(uid) if isinstance(uid, _Label) else f"series {uid!r}"
+
+
 def _check_grid(idx: pd.Index, axis: TimeAxis, uid: Any) -> None:
     """Raise if ``idx`` is not exactly the regular grid of ``axis`` from its first point."""
     if len(idx) < 2:
@@ -189,7 +200,7 @@ def _check_grid(idx: pd.Index, axis: TimeAxis, uid: Any) -> None:
     if not np.array_equal(want, got):
         bad = int(np.argmax(want != got))
         raise DataError(
-            f"Series {uid!r} is not regular at frequency '{axis.freq_str}': expected "
+            f"{_what(uid).capitalize()} is not regular at frequency '{axis.freq_str}': expected "
             f"{expected[bad]} at position {bad}, got {idx[bad]}. Fill the gaps (for example "
             "with tsssm.preprocessing.FillGaps) or pass the right freq=."
         )
@@ -222,10 +233,11 @@ def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any,
             if kind == "int":
                 found = 1  # integer positions of one-point series: a unit step
             else:
-                uid = indexes[0][0]
                 raise DataError(
-                    f"Could not infer the frequency of series {uid!r} (too few points or "
-                    "irregular timestamps). Pass freq= (for example freq='h' or freq='ME')."
+                    f"Could not infer the frequency of {_what(indexes[0][0])} (too few "
+                    "points, or irregular timestamps: gaps must be filled first, for example "
+                    "with tsssm.preprocessing.FillGaps). Pass freq= (for example freq='h' "
+                    "or freq='ME')."
                 )
         axis = TimeAxis(kind, found, tz)
     for uid, idx in indexes:
@@ -374,14 +386,15 @@ def _indexed_to_panel(y, X, form, freq, allow_nan, owner) -> Panel:
         ids.append(uid)
         blocks.append(vals)
         series_idx.append((uid, sidx))
-    axis = _resolve_axis([(ids[0], idx)], kind, freq)  # the shared index must be regular
+    # The shared index must be regular: checked once, and named as such in errors.
+    axis = _resolve_axis([(_SHARED_INDEX, idx)], kind, freq)
     for (uid, _), vals in zip(series_idx, blocks):
         _check_target(vals, uid, allow_nan, owner)
 
     Xarr, names = None, ()
     if X is not None:
         Xframe = _exog_frame(X, "X")
-        Xframe = _align_exog(Xframe, idx, "the index of y")
+        Xframe = _align_exog(Xframe, idx, "the index of y", "X must cover every timestamp of y.")
         names = tuple(str(c) for c in Xframe.columns)
         full = _exog_values(Xframe)
         Xarr = np.concatenate(
@@ -498,7 +511,7 @@ def _exog_values(frame: pd.DataFrame) -> np.ndarray:
     return np.stack(cols, axis=1) if cols else np.zeros((len(frame), 0))
 
 
-def _align_exog(Xframe: pd.DataFrame, idx: pd.Index, what: str) -> pd.DataFrame:
+def _align_exog(Xframe: pd.DataFrame, idx: pd.Index, what: str, fix: str) -> pd.DataFrame:
     _, xidx = _time_values(Xframe.index, "The index of X")
     if xidx.has_duplicates:
         raise DataError("The index of X has duplicate timestamps.")
@@ -506,7 +519,7 @@ def _align_exog(Xframe: pd.DataFrame, idx: pd.Index, what: str) -> pd.DataFrame:
     if len(missing):
         raise DataError(
             f"X has no rows for {len(missing)} time point(s) of {what}, first {missing[0]}. "
-            "X must cover every timestamp of y."
+            f"{fix}"
         )
     return Xframe.loc[idx]
 
@@ -562,7 +575,10 @@ def future_exog(panel: Panel, h: int, X: Any) -> np.ndarray | None:
         return out
     for i in range(panel.n_series):
         fut = panel.future_index(i, h)
-        aligned = _align_exog(Xframe, fut, f"the {h} future steps")
+        aligned = _align_exog(
+            Xframe, fut, f"the {h} steps to forecast",
+            f"Pass X with the {h} rows after the end of y, from {fut[0]} to {fut[-1]}.",
+        )
         out[i] = _exog_values(aligned[list(panel.exog_names)])
     return out
 
