@@ -182,6 +182,16 @@ def s4d_vandermonde_triton(log_dA: torch.Tensor, W: torch.Tensor, L: int) -> tor
     torch.Tensor
         (dim, L), float32 (float64 for complex128 inputs). Differentiable in ``log_dA``
         and ``W``.
+
+    Examples
+    --------
+    Called by :func:`tsssm.ops.s4d_kernel` for CUDA tensors; directly, on a GPU:
+
+    >>> import torch
+    >>> log_dA = torch.full((1, 1), -1.0 + 0j, device="cuda")  # doctest: +SKIP
+    >>> W = torch.full((1, 1), 0.5 + 0j, device="cuda")  # doctest: +SKIP
+    >>> s4d_vandermonde_triton(log_dA, W, 3)  # 2 * 0.5 * e^-l  # doctest: +SKIP
+    tensor([[1.0000, 0.3679, 0.1353]], device='cuda:0')
     """
     if not log_dA.is_cuda and not _interpreting():
         raise RuntimeError(
