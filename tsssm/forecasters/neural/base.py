@@ -671,6 +671,20 @@ class NeuralForecaster(BaseForecaster):
             context[k][torch.as_tensor(units)] = v
         self.context_ = context
 
+    def _rolling_forecasts(self, panel: Panel, cutoffs: np.ndarray, horizon: int,
+                           quantiles: tuple[float, ...] | None = None
+                           ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Forecasts from many cutoffs at once: backtest's fast path for refit=False.
+
+        Equal (up to rounding) to ``update`` to each cutoff then ``predict``, computed
+        in large batches by the network's parallel forward; None where that path does
+        not apply. See :func:`tsssm.forecasters.neural._rolling.rolling_forecasts`.
+        """
+        from tsssm.forecasters.neural._rolling import rolling_forecasts
+
+        check_is_fitted(self)
+        return rolling_forecasts(self, panel, cutoffs, horizon, quantiles)
+
     # ------------------------------------------------------------ fine-tune
     def fine_tune(self, y: pd.Series | pd.DataFrame, X: pd.DataFrame | None = None,
                   epochs: int | None = None) -> NeuralForecaster:
