@@ -25,6 +25,7 @@ then averaged over all of them (see :mod:`tsssm.metrics`).
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -327,31 +328,96 @@ def _fit_fresh(est: Any, panel: Panel, window: _Window, cfg: _Config) -> Any:
     return model
 
 
+def _predict_blocks(model: Any, panel: Panel, seen: dict[int, int],
+                    cfg: _Config) -> dict[str, dict]:
+    """The model's forecasts from its current state, split by series (see _blocks)."""
+    h = cfg.horizon
+    Xf = None
+    if panel.exog_names:
+        held = np.array(sorted(seen))
+        ends = np.array([seen[i] for i in held])
+        Xf = _long(_slice(panel, held, ends, ends + h), with_target=False)
+    preds = {"yhat": model.predict(h, X=Xf)}
+    if cfg.quantiles is not None:
+        preds["q"] = model.predict_quantiles(h, quantiles=cfg.quantiles, X=Xf)
+    if cfg.coverage is not None:
+        preds["iv"] = model.predict_interval(h, coverage=cfg.coverage, X=Xf)
+    return {key: _blocks(frame, h) for key, frame in preds.items()}
+
+
+def _rolling_blocks(model: Any, panel: Panel, windows: list[_Window],
+                    cfg: _Config) -> list[dict[str, dict]] | None:
+    """refit=False fast path: the forecasts of all ``windows`` from one fitted model.
+
+    An estimator with a ``_rolling_forecasts(panel, cutoffs, horizon, quantiles)``
+    method (the neural forecasters) forecasts from every cutoff in one batched pass,
+    with the numbers ``update`` + ``predict`` would give, and returns
+    ``(point (W, S, h), quantiles (W, S, h, Q) or None)`` or None where it cannot
+    (then the update/predict loop runs). Returns one ``blocks`` dict per window, as
+    :func:`_predict_blocks` would build it.
+    """
+    rolling = getattr(model, "_rolling_forecasts", None)
+    active = windows[0].active
+    if rolling is None or cfg.coverage is not None or any(
+            not np.array_equal(w.active, active) for w in windows):
+        return None
+    cutoffs = np.stack([w.n_train for w in windows])  # (W, S)
+    out = rolling(panel.select(active), cutoffs, cfg.horizon, cfg.quantiles)
+    if out is None:
+        return None
+    point, quant = out
+    qcols = [quantile_column(q) for q in cfg.quantiles] if cfg.quantiles else []
+    result = []
+    for k, w in enumerate(windows):
+        blocks: dict[str, dict] = {"yhat": {}, "q": {}}
+        for j, i in enumerate(active):
+            first = panel.axis.shift(panel.starts[i], int(w.n_train[j]))
+            blocks["yhat"][panel.ids[i]] = (first, {"yhat": point[k, j]})
+            if quant is not None:
+                blocks["q"][panel.ids[i]] = (first, {c: quant[k, j, :, m]
+                                                     for m, c in enumerate(qcols)})
+        result.append(blocks)
+    return result
+
+
+def _try_rolling(model: Any, panel: Panel, windows: list[_Window], pos: int,
+                 cfg: _Config) -> dict[int, dict]:
+    """Precomputed forecasts of ``windows[pos:]`` by window position ({} if none).
+
+    A failure of the fast path is a bug, but not a reason to lose the backtest: it is
+    reported as a warning (raised under errors="raise") and the update/predict loop
+    runs instead.
+    """
+    try:
+        blocks = _rolling_blocks(model, panel, windows[pos:], cfg)
+    except Exception as err:
+        if cfg.raise_errors:
+            raise
+        warnings.warn(f"Batched rolling forecasts failed ({type(err).__name__}: {err}); "
+                      "falling back to update and predict per window.", RuntimeWarning,
+                      stacklevel=2)
+        return {}
+    return {} if blocks is None else dict(enumerate(blocks, start=pos))
+
+
 def _forecast_window(model: Any, panel: Panel, window: _Window, seen: dict[int, int],
-                     cfg: _Config, chunk: _Chunk) -> None:
+                     cfg: _Config, chunk: _Chunk, blocks: dict | None = None) -> None:
     """Predict ``horizon`` steps after each series' cutoff, score and store them.
 
     ``seen`` maps every series the model holds to the number of observations it has
     seen (the model forecasts all of them; only the window's active series are kept).
+    ``blocks``: this window's forecasts computed beforehand (:func:`_rolling_blocks`)
+    instead of asking the model.
     """
     h = cfg.horizon
-    try:
-        Xf = None
-        if panel.exog_names:
-            held = np.array(sorted(seen))
-            ends = np.array([seen[i] for i in held])
-            Xf = _long(_slice(panel, held, ends, ends + h), with_target=False)
-        preds = {"yhat": model.predict(h, X=Xf)}
-        if cfg.quantiles is not None:
-            preds["q"] = model.predict_quantiles(h, quantiles=cfg.quantiles, X=Xf)
-        if cfg.coverage is not None:
-            preds["iv"] = model.predict_interval(h, coverage=cfg.coverage, X=Xf)
-        blocks = {key: _blocks(frame, h) for key, frame in preds.items()}
-    except Exception as err:
-        if cfg.raise_errors:
-            raise
-        chunk.fail(panel, window, "predict", err)
-        return
+    if blocks is None:
+        try:
+            blocks = _predict_blocks(model, panel, seen, cfg)
+        except Exception as err:
+            if cfg.raise_errors:
+                raise
+            chunk.fail(panel, window, "predict", err)
+            return
 
     qcols = [quantile_column(q) for q in cfg.quantiles] if cfg.quantiles else []
     train_lo = _train_bounds(window, cfg)
@@ -467,12 +533,17 @@ def _run_chain(name: str, est: Any, panel: Panel, windows: list[_Window], cfg: _
     """
     chunk = _Chunk(name, n_windows=len(windows))
     model, seen = None, {}
-    for window in windows:
+    fast: dict[int, dict] = {}  # refit=False: precomputed forecasts by window position
+    for pos, window in enumerate(windows):
         refit = refit_every is not None and window.index % refit_every == 0
         stage = "fit"
         try:
             if model is None:
                 model = _fit_fresh(est, panel, window, cfg)
+                if refit_every is None:
+                    fast = _try_rolling(model, panel, windows, pos, cfg)
+            elif pos in fast:
+                stage = "batched"  # forecast already: replaces update + predict
             elif refit and hasattr(model, "fine_tune"):
                 stage = "fine_tune"  # warm start from the current weights
                 train = _slice(panel, window.active, _train_bounds(window, cfg),
@@ -488,13 +559,13 @@ def _run_chain(name: str, est: Any, panel: Panel, windows: list[_Window], cfg: _
             if cfg.raise_errors:
                 raise
             chunk.fail(panel, window, stage, err)
-            model, seen = None, {}
+            model, seen, fast = None, {}, {}
             continue
         if stage != "update":
             # A (re)fit or fine-tune holds exactly this window's series.
             seen = {}
         seen.update({int(i): int(n) for i, n in zip(window.active, window.n_train)})
-        _forecast_window(model, panel, window, seen, cfg, chunk)
+        _forecast_window(model, panel, window, seen, cfg, chunk, fast.pop(pos, None))
     return chunk
 
 
