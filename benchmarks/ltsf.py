@@ -240,8 +240,8 @@ def _val_callback(tag: str, scales: np.ndarray):
                 "epoch": int(trainer.current_epoch) + 1,
                 "val_loss": None if loss is None else float(loss),
                 "val_mse": self.sse / self.n, "val_mae": self.sae / self.n,
-                "val_ot_mse": self.sse_t / max(self.n_t, 1),
-                "val_ot_mae": self.sae_t / max(self.n_t, 1)})
+                "val_ot_mse": self.sse_t / self.n_t if self.n_t else None,
+                "val_ot_mae": self.sae_t / self.n_t if self.n_t else None})
 
     return ValScore()
 
@@ -258,7 +258,10 @@ def neural_estimator(model: str, H: int, L: int, seed: int, hp: dict[str, Any],
         early_stopping_patience=hp["patience"], calendar=hp["calendar"],
         val_size=hp["val_size"], random_state=seed, accelerator=hp["accelerator"],
         precision=hp["precision"], verbose=False,
-        trainer_kwargs={"callbacks": callbacks, "enable_progress_bar": False},
+        trainer_kwargs={"callbacks": callbacks, "enable_progress_bar": False,
+                        **({"limit_train_batches": hp["limit_batches"],
+                            "limit_val_batches": hp["limit_batches"]}
+                           if hp.get("limit_batches") else {})},
     )
 
 
@@ -405,6 +408,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--patch-len", type=_list(int), default=[0], help="0: no patching")
     p.add_argument("--patch-stride", type=int, default=0, help="0: = patch_len")
     p.add_argument("--no-calendar", action="store_true")
+    p.add_argument("--limit-batches", type=int, default=0,
+                   help="smoke tests only: train/validate on this many batches per epoch")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--precision", default="32-true")
     p.add_argument("--ridge", type=_list(float), default=[0.0, 1e-4, 1e-3, 1e-2, 1e-1])
@@ -472,7 +477,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             common = dict(epochs=args.epochs, batch_size=args.batch_size,
                           weight_decay=args.weight_decay, patience=args.patience,
                           calendar=not args.no_calendar, val_size=b.val_end - b.train_end,
-                          accelerator=args.accelerator, precision=args.precision)
+                          accelerator=args.accelerator, precision=args.precision,
+                          limit_batches=args.limit_batches)
             first = args.seeds[0]
             for cfg in grid:
                 if out_of_time():
