@@ -115,9 +115,12 @@ def test_demo_runs_and_saves_its_results(tmp_path, capsys):
     assert cli.main(["demo", "--out", str(out), "--quiet"]) == 0
     captured = capsys.readouterr()
     metrics = pd.read_csv(out / "metrics.csv", index_col="model")
-    assert metrics.index.tolist() == ["SeasonalNaive", "Naive", "ETS", "ARIMA", "AutoARIMA",
-                                      "Theta"]
+    assert metrics.index.tolist() == ["SeasonalNaive", "Naive", "ETS", "ARIMA", "Theta",
+                                      "S4", "S5", "Mamba", "Hybrid"]
     assert metrics.notna().all().all()
+    # the state-space forecasters, trained in the demo, beat the seasonal naive baseline
+    for name in ("S4", "S5", "Mamba", "Hybrid"):
+        assert metrics.loc[name, "mase"] < metrics.loc["SeasonalNaive", "mase"], name
     # on a strongly seasonal series the seasonal models beat the naive forecast
     assert metrics.loc["SeasonalNaive", "mase"] < metrics.loc["Naive", "mase"]
     assert metrics.loc["ETS", "mase"] < metrics.loc["Naive", "mase"]

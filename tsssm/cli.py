@@ -8,13 +8,12 @@
 
 ``backtest`` prints the metrics table and, with ``--out``, writes ``forecasts.csv``,
 ``metrics.csv`` and ``backtest.png`` there (each written to a temporary file first and
-renamed, so a reader never sees half a file). ``demo`` runs the classical baselines on
-a bundled monthly series. Exit codes: 0 success, 1 a data or model error (the message
-is printed, without a traceback), 2 a usage error.
+renamed, so a reader never sees half a file). ``demo`` runs the classical baselines and
+the four state-space forecasters on a bundled monthly series. Exit codes: 0 success,
+1 a data or model error (the message is printed, without a traceback), 2 a usage error.
 
 Models are looked up by name in :data:`MODELS`; :data:`DEMO_MODELS` lists those the
-demo runs. Both are plain module-level tables so more forecasters (the neural ones)
-can be added in one place.
+demo runs. Both are plain module-level tables, so a forecaster is added in one place.
 """
 
 from __future__ import annotations
@@ -92,9 +91,26 @@ def _theta(season_length: int, horizon: int) -> Any:
     return Theta(season_length=season_length)
 
 
-#: Model name -> factory ``f(season_length, horizon) -> estimator``. Add neural
-#: forecasters here (they need ``horizon``), e.g.
-#: ``"mamba": lambda season_length, horizon: MambaForecaster(horizon=horizon, ...)``.
+def _neural(name: str) -> Callable[[int, int], Any]:
+    """Factory of a small state-space forecaster that trains in seconds on a CPU.
+
+    Sized for short series such as the demo's (lookback of three horizons, two layers
+    of width 32); no validation split, since a held-out tail of a 20-year monthly series
+    costs more accuracy than early stopping saves.
+    """
+
+    def make(season_length: int, horizon: int) -> Any:
+        from tsssm.forecasters import neural
+
+        cls = getattr(neural, name)
+        return cls(horizon=horizon, lookback=max(3 * horizon, 2 * season_length),
+                   d_model=32, n_layers=2, d_state=16, dropout=0.1, max_epochs=20,
+                   batch_size=32, lr=3e-3, val_size=0, random_state=0, verbose=False)
+
+    return make
+
+
+#: Model name -> factory ``f(season_length, horizon) -> estimator``.
 MODELS: dict[str, Callable[[int, int], Any]] = {
     "seasonal_naive": _seasonal_naive,
     "naive": _naive,
@@ -104,10 +120,17 @@ MODELS: dict[str, Callable[[int, int], Any]] = {
     "auto_arima": _auto_arima,
     "ets": _ets,
     "theta": _theta,
+    "s4": _neural("S4Forecaster"),
+    "s5": _neural("S5Forecaster"),
+    "mamba": _neural("MambaForecaster"),
+    "hybrid": _neural("HybridForecaster"),
 }
 
+_NEURAL_NAMES = ("s4", "s5", "mamba", "hybrid")
+
 #: Models of ``tsssm demo``, in table order (names of :data:`MODELS`).
-DEMO_MODELS: list[str] = ["seasonal_naive", "naive", "ets", "arima", "auto_arima", "theta"]
+DEMO_MODELS: list[str] = ["seasonal_naive", "naive", "ets", "arima", "theta",
+                          "s4", "s5", "mamba", "hybrid"]
 
 #: The demo's data and windows: monthly euro-area electrical equipment output (trend
 #: and a strong yearly season), the last four years forecast one year at a time.
@@ -119,7 +142,8 @@ _DEFAULT_MODELS = "seasonal_naive,naive,ets,theta"
 def _display_name(name: str) -> str:
     return {"seasonal_naive": "SeasonalNaive", "naive": "Naive", "drift": "Drift",
             "historic_average": "HistoricAverage", "arima": "ARIMA",
-            "auto_arima": "AutoARIMA", "ets": "ETS", "theta": "Theta"}.get(name, name)
+            "auto_arima": "AutoARIMA", "ets": "ETS", "theta": "Theta", "s4": "S4",
+            "s5": "S5", "mamba": "Mamba", "hybrid": "Hybrid"}.get(name, name)
 
 
 def build_models(names: Sequence[str], season_length: int, horizon: int) -> dict[str, Any]:
@@ -373,7 +397,7 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
 
     demo = sub.add_parser(
-        "demo", help="backtest the classical baselines on a bundled monthly series",
+        "demo", help="backtest the baselines and the SSM forecasters on a bundled monthly series",
         description=f"Backtest {', '.join(DEMO_MODELS)} on the bundled '{DEMO_DATA}' "
                     f"series: {DEMO_WINDOWS} windows of {DEMO_HORIZON} months.")
     demo.add_argument("--out", type=_out_dir, default=Path("out/demo"),
@@ -407,6 +431,8 @@ def _run_backtest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if season is None:
         # malformed series are skipped (and reported) by the backtest, not fatal here
         season = _season_from_freq(to_panel(y, on_invalid="skip").axis.freq)
+    if any(name in _NEURAL_NAMES for name in args.models):
+        _one_torch_thread()
     models = build_models(args.models, season, args.horizon)
     result = backtest(models, y, horizon=args.horizon, n_windows=args.windows,
                       step=args.step, season_length=season, n_jobs=args.n_jobs,
@@ -416,10 +442,20 @@ def _run_backtest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     _report(result, title, args.out)
 
 
+def _one_torch_thread() -> None:
+    """Train the small demo networks on one thread: on a 2-core machine torch's own
+    thread pool competes with the process for the cores and runs 10-20x slower
+    (benchmarks/training_throughput.py, docs/benchmarks.md)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _run_demo(args: argparse.Namespace) -> None:
     from tsssm.backtesting import backtest
     from tsssm.datasets import load
 
+    _one_torch_thread()
     y = load(DEMO_DATA)
     models = build_models(DEMO_MODELS, DEMO_SEASON, DEMO_HORIZON)
     result = backtest(models, y, horizon=DEMO_HORIZON, n_windows=DEMO_WINDOWS,
