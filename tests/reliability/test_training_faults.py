@@ -179,3 +179,50 @@ def test_checkpoints_survive_an_interrupt_and_hold_the_finished_epoch(y, tmp_pat
         assert set(got) == set(want)
         for k, v in want.items():
             assert torch.equal(got[k], v), k
+
+
+class EpochCounter(pl.Callback):
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.epochs.append(trainer.current_epoch)
+
+
+def test_an_interrupted_fit_resumes_from_its_checkpoint(y, tmp_path):
+    """fit(ckpt_path=...) continues after the last finished epoch, optimiser state and all."""
+    params = {**TINY, "max_epochs": 4}
+    fault = Fault("interrupt", epoch=2)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    model = MambaForecaster(**params, trainer_kwargs={"callbacks": [ckpt, fault]})
+    fault.enabled = True
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(y)
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["epoch"] == 1
+
+    counter = EpochCounter()
+    resumed = MambaForecaster(**params, trainer_kwargs={"callbacks": [counter]})
+    resumed.fit(y, ckpt_path=str(tmp_path / "last.ckpt"))
+    assert counter.epochs == [2, 3]  # only the epochs the interruption cut off
+    assert resumed.history_["epochs"] == 4
+    assert np.isfinite(resumed.predict(H).to_numpy()).all()
+
+
+def test_resume_rejects_missing_or_unsafe_checkpoints(y, tmp_path):
+    import pickle
+
+    from tsssm.exceptions import DataError
+
+    with pytest.raises(DataError, match="not an existing checkpoint"):
+        MambaForecaster(**TINY).fit(y, ckpt_path=str(tmp_path / "nope.ckpt"))
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(pickle.dumps({"state_dict": Payload()}))
+    with pytest.raises(DataError, match="was not loaded"):
+        MambaForecaster(**TINY).fit(y, ckpt_path=str(bad))
+    assert not marker.exists()

@@ -10,6 +10,7 @@ epoch, so nothing is written to disk.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -155,6 +156,18 @@ class KeepBestWeights(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.val_history:  # no validation: the latest weights are the result
             self._keep(pl_module, trainer.current_epoch)
+
+    # Saved into (and restored from) Lightning checkpoints, so a resumed fit keeps the
+    # best epoch found before the interruption.
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_state": self.best_state,
+                "best_epoch": self.best_epoch, "val_history": list(self.val_history)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = state_dict["best_score"]
+        self.best_state = state_dict["best_state"]
+        self.best_epoch = state_dict["best_epoch"]
+        self.val_history = list(state_dict["val_history"])
 
     def _keep(self, pl_module: pl.LightningModule, epoch: int) -> None:
         self.best_epoch = epoch + 1

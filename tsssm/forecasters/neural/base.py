@@ -133,6 +133,21 @@ def _lightning_output(verbose: bool) -> Iterator[None]:
                 lg.setLevel(level)
 
 
+def _check_checkpoint(path: Any) -> None:
+    """Reject a resume checkpoint that is missing or holds more than tensors and numbers."""
+    import os
+
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        raise DataError(f"ckpt_path={path!r} is not an existing checkpoint file.")
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise DataError(
+            f"ckpt_path={str(path)!r} is not a Lightning checkpoint of plain tensors and "
+            f"numbers ({type(err).__name__}); it was not loaded."
+        ) from None
+
+
 # ------------------------------------------------------------------ estimator
 class NeuralForecaster(BaseForecaster):
     """Base class of the neural state-space forecasters (see the concrete classes).
@@ -375,6 +390,37 @@ class NeuralForecaster(BaseForecaster):
         self.network_ = network
         self.context_ = self._context(panel, recurrent=False)
 
+    def fit(self, y: pd.Series | pd.DataFrame, X: pd.DataFrame | None = None, *,
+            freq: Any = None, id_col: str = "unique_id", time_col: str = "ds",
+            target_col: str = "y", ckpt_path: str | None = None) -> NeuralForecaster:
+        """Train the network on one or many series (one global model).
+
+        Parameters
+        ----------
+        y, X, freq, id_col, time_col, target_col
+            As in :meth:`tsssm.forecasters.base.BaseForecaster.fit`.
+        ckpt_path : str or None, default=None
+            Resume an interrupted fit from a Lightning checkpoint, written by a
+            ``ModelCheckpoint`` callback passed in ``trainer_kwargs`` (for example its
+            ``last.ckpt``). Use the same data and parameters (``max_epochs`` included,
+            since the learning-rate schedule spans it); training continues at the
+            epoch after the checkpoint with its optimiser state. The file must hold
+            plain tensors and numbers only (it is opened with
+            ``torch.load(weights_only=True)`` first, so no code in it can run).
+
+        Returns
+        -------
+        self
+        """
+        if ckpt_path is not None:
+            _check_checkpoint(ckpt_path)
+        self._resume_from = ckpt_path
+        try:
+            return super().fit(y, X, freq=freq, id_col=id_col, time_col=time_col,
+                               target_col=target_col)
+        finally:
+            del self._resume_from
+
     def _may_use_cuda(self, c: dict[str, Any]) -> bool:
         acc = c["accelerator"]
         return torch.cuda.is_available() and (not isinstance(acc, str) or acc in (
@@ -581,7 +627,7 @@ class NeuralForecaster(BaseForecaster):
             kwargs.update(user)
             trainer = pl.Trainer(**kwargs)
             try:
-                trainer.fit(system, **loaders)
+                trainer.fit(system, ckpt_path=getattr(self, "_resume_from", None), **loaders)
             except SystemExit:
                 # Lightning answers Ctrl+C with its own shutdown, then sys.exit(1): give
                 # the caller (a notebook, a backtest) the KeyboardInterrupt it made.
