@@ -269,13 +269,17 @@ class LocalForecaster(BaseForecaster):
     ``_update_one(state, y_new, X_new) -> state``
         absorb new observations without refitting parameters.
 
-    Parameters
-    ----------
-    n_jobs : int or None, default=None
+    Subclasses take these parameters (read here with ``getattr``):
+
+    ``n_jobs`` : int or None, default=None
         Number of joblib workers over series (None means 1).
-    fallback : LocalForecaster or None, default=None
+    ``fallback`` : LocalForecaster or None, default=None
         Model used, with a warning naming the series, where this one fails to fit.
         None raises :class:`~tsssm.exceptions.FitFailedError` naming the series.
+
+    Warnings that statsmodels raises while fitting, forecasting or updating one series
+    (convergence and estimation chatter) are silenced: failures surface as errors or
+    as the fallback's warning instead.
     """
 
     def _fit(self, panel: Panel) -> None:
@@ -299,25 +303,31 @@ class LocalForecaster(BaseForecaster):
         self.fallback_series_ = failed
 
     def _predict(self, h: int, X: np.ndarray | None) -> np.ndarray:
-        return np.stack([
-            model._forecast_one(state, h, None if X is None else X[i], None)[0]
-            for i, (model, state) in enumerate(self.models_)
-        ])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.stack([
+                model._forecast_one(state, h, None if X is None else X[i], None)[0]
+                for i, (model, state) in enumerate(self.models_)
+            ])
 
     def _predict_quantiles(self, h: int, quantiles: tuple[float, ...],
                            X: np.ndarray | None) -> np.ndarray:
-        return np.stack([
-            model._forecast_one(state, h, None if X is None else X[i], quantiles)[1]
-            for i, (model, state) in enumerate(self.models_)
-        ])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.stack([
+                model._forecast_one(state, h, None if X is None else X[i], quantiles)[1]
+                for i, (model, state) in enumerate(self.models_)
+            ])
 
     def _update(self, new: Panel, panel: Panel) -> None:
         pos = {uid: i for i, uid in enumerate(panel.ids)}
         models = list(self.models_)
-        for uid, y_new, X_new in new:
-            i = pos[uid]
-            model, state = models[i]
-            models[i] = (model, model._update_one(state, np.asarray(y_new), X_new))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for uid, y_new, X_new in new:
+                i = pos[uid]
+                model, state = models[i]
+                models[i] = (model, model._update_one(state, np.asarray(y_new), X_new))
         self.models_ = models
 
     def _n_jobs(self) -> int | None:

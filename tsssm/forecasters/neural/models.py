@@ -160,11 +160,11 @@ Examples
 --------
 >>> import numpy as np, pandas as pd
 >>> from tsssm.forecasters.neural import {name}
->>> t = np.arange(24 * 30)
+>>> t = np.arange(24 * 10)
 >>> y = pd.Series(np.sin(2 * np.pi * t / 24) + 0.1 * np.cos(t / 50.0),
 ...               index=pd.date_range("2024-01-01", periods=len(t), freq="h"))
 >>> model = {name}(horizon=24, lookback=48, d_model=16, n_layers=1, d_state=8,
-...                max_epochs=2, random_state=0, verbose=False)
+...                max_epochs=1, random_state=0, verbose=False)
 >>> forecast = model.fit(y).predict(24)
 >>> forecast.shape
 (24,)
