@@ -93,7 +93,8 @@ def _time_values(index_like: Any, where: str) -> tuple[str, pd.Index]:
     )
 
 
-def _parse_freq(freq: Any, kind: str) -> Any:
+def parse_freq(freq: Any, kind: str) -> Any:
+    """Return ``freq`` as a pandas offset (datetime, period) or a positive int (int)."""
     if kind == "int":
         if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool) and freq > 0:
             return int(freq)
@@ -220,13 +221,13 @@ def _resolve_axis(indexes: list[tuple[Any, pd.Index]], kind: str, freq: Any,
         tz = indexes[0][1].tz
     if freq is not None:
         if kind == "period":
-            off = _parse_freq(freq, kind)
+            off = parse_freq(freq, kind)
             own = indexes[0][1].freq
             if own is not None and own != off:
                 raise DataError(
                     f"freq={freq!r} does not match the PeriodIndex frequency '{own.freqstr}'."
                 )
-        axis = TimeAxis(kind, _parse_freq(freq, kind), tz)
+        axis = TimeAxis(kind, parse_freq(freq, kind), tz)
     else:
         found = _common_freq(indexes, kind, problems)
         if found is None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsssm.data.frame import parse_freq
 from tsssm.exceptions import DataError, DataTypeError
 
 __all__ = [
@@ -64,18 +65,6 @@ def as_time_index(values: Any, where: str) -> tuple[str, pd.Index]:
         f"{where} must be a DatetimeIndex, PeriodIndex or integer index; got dtype "
         f"{idx.dtype}. Convert timestamps with pd.to_datetime first."
     )
-
-
-def parse_freq(freq: Any, kind: str) -> Any:
-    """Return ``freq`` as a pandas offset (datetime, period) or a positive int (int)."""
-    if kind == "int":
-        if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool) and freq > 0:
-            return int(freq)
-        raise DataError(f"freq for an integer index must be a positive int step. Got {freq!r}.")
-    try:
-        return pd.tseries.frequencies.to_offset(freq)
-    except (ValueError, TypeError) as err:
-        raise DataError(f"freq={freq!r} is not a pandas frequency alias: {err}") from None
 
 
 def _declared_freq(idx: pd.Index) -> Any | None:
