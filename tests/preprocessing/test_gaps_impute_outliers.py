@@ -78,7 +78,7 @@ def test_fillgaps_rejects_points_off_the_grid_and_duplicates():
     with pytest.raises(DataError, match=r"02:30.*not on the regular grid of frequency 'h'"):
         FillGaps(freq="h").fit_transform(pd.Series([1.0, 2, 3], index=idx, name="x"))
     dup = pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02"])
-    with pytest.raises(DataError, match="Series 'x' has duplicate time points"):
+    with pytest.raises(DataError, match="Series 'x' has duplicate timestamps"):
         FillGaps().fit(pd.Series([1.0, 2, 3], index=dup, name="x"))
 
 

@@ -32,6 +32,9 @@ import numpy as np
 import pandas as pd
 
 from tsssm._validation import shorten
+
+# One set of checks for every pandas entry point: the data layer's.
+from tsssm.data.frame import _check_duplicates, _numeric
 from tsssm.exceptions import DataError, DataTypeError
 from tsssm.preprocessing._time import as_time_index
 
@@ -118,7 +121,7 @@ class Split:
             return out
         out = obj.copy()
         for j, c in enumerate(self.columns):
-            col = _float_column(obj[c], f"Column {c!r}")
+            col = _numeric(obj[c], f"Column {c!r}")
             for b, v in zip(self.blocks, new):
                 col[b.rows] = v[:, j]
             out[c] = col
@@ -191,24 +194,8 @@ def _nullable(dtype: Any) -> Any:
     return dtype
 
 
-def _float_column(col: pd.Series, what: str) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
-        raise DataTypeError(
-            f"{what} must be numeric; got dtype {col.dtype}. Convert it with pd.to_numeric."
-        )
-    return col.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-
-
-def _check_unique(index: pd.Index, uid: Any) -> None:
-    if index.has_duplicates:
-        dups = index[index.duplicated()].unique()[:3].tolist()
-        raise DataError(
-            f"Series {uid!r} has duplicate time points {dups}. Aggregate or drop them first."
-        )
-
-
 def _sorted_block(uid: Any, index: pd.Index, values: np.ndarray, rows: np.ndarray) -> Block:
-    _check_unique(index, uid)
+    _check_duplicates(index, uid)
     if not index.is_monotonic_increasing:
         order = np.asarray(index.argsort(kind="stable"))
         index, values, rows = index[order], values[order], rows[order]
@@ -259,7 +246,7 @@ def split(
                 f"This transformer was fitted on a {fitted_layout} DataFrame; {what} must "
                 f"have the same layout, not a Series."
             )
-        vals = _float_column(obj, f"Series {what}")[:, None]
+        vals = _numeric(obj, f"Series {what}")[:, None]
         block = _sorted_block(uid, idx, vals, np.arange(len(obj)))
         return Split("series", obj, kind, [block], [obj.name])
     if not isinstance(obj, pd.DataFrame):
@@ -284,7 +271,7 @@ def split(
                 f"({target_col!r}, 'yhat', 'q0.1'..., 'lower', 'upper'); it has "
                 f"{list(obj.columns)[:10]}."
             )
-        vals = np.stack([_float_column(obj[c], f"Column {c!r} of {what}") for c in cols], axis=1)
+        vals = np.stack([_numeric(obj[c], f"Column {c!r} of {what}") for c in cols], axis=1)
         block = _sorted_block(series_uid, idx, vals, np.arange(len(obj)))
         return Split("frame", obj, kind, [block], cols)
     if obj.columns.has_duplicates:
@@ -292,7 +279,7 @@ def split(
             f"{what} has duplicate column names {shorten(obj.columns[obj.columns.duplicated()])};"
             " each column is one series and needs a unique name."
         )
-    _check_unique(idx, f"(the shared index of {what})")
+    _check_duplicates(idx, f"(the shared index of {what})")
     if idx.is_monotonic_increasing:  # slices keep the index's declared frequency
         order, sidx = np.arange(len(idx)), idx
     else:
@@ -300,7 +287,7 @@ def split(
         sidx = idx[order]
     blocks = []
     for k, col in enumerate(obj.columns):
-        vals = _float_column(obj.iloc[:, k], f"Column {col!r} of {what}")[order]
+        vals = _numeric(obj.iloc[:, k], f"Column {col!r} of {what}")[order]
         # Leading NaNs of a column mean its series starts later; a transformed column
         # keeps them, because there they can stand for values an inverse restores (the
         # first values of a differenced series).
@@ -331,7 +318,7 @@ def _split_long(obj, id_col, time_col, target_col, columns, what) -> Split:
     kind, ds = as_time_index(obj[time_col], f"Column {time_col!r} of {what}")
     if ds.hasnans:
         raise DataError(f"Column {time_col!r} of {what} contains missing time points.")
-    vals = np.stack([_float_column(obj[c], f"Column {c!r} of {what}") for c in cols], axis=1)
+    vals = np.stack([_numeric(obj[c], f"Column {c!r} of {what}") for c in cols], axis=1)
     codes, uniques = pd.factorize(obj[id_col], sort=False)
     blocks = []
     by_series = np.argsort(codes, kind="stable")
