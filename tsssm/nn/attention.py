@@ -37,6 +37,23 @@ class CausalSelfAttention(nn.Module):
     ------
     forward : x (B, L, d_model) -> (B, L, d_model)
     step : x_t (B, d_model) -> (B, d_model), with a cache of keys and values
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import CausalSelfAttention
+    >>> attn = CausalSelfAttention(d_model=8, n_heads=2)
+    >>> x = torch.randn(3, 5, 8)  # (B, L, d_model)
+    >>> attn(x).shape
+    torch.Size([3, 5, 8])
+
+    Position t does not see later positions: changing the last step leaves the
+    earlier outputs as they were.
+
+    >>> x2 = x.clone()
+    >>> x2[:, -1] += 1.0
+    >>> torch.allclose(attn(x)[:, :-1], attn(x2)[:, :-1])
+    True
     """
 
     def __init__(

@@ -57,6 +57,15 @@ class S4Backbone(Backbone):
     ------
     forward : x (B, L, d_input) -> (B, L, d_model), FFT convolutions
     step : x_t (B, d_input) -> (B, d_model), recurrences
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import S4Backbone
+    >>> net = S4Backbone(d_input=3, d_model=8, n_layers=2, d_state=4)
+    >>> x = torch.randn(2, 10, 3)  # (B, L, d_input)
+    >>> net(x).shape
+    torch.Size([2, 10, 8])
     """
 
     def __init__(
@@ -114,6 +123,15 @@ class S5Backbone(Backbone):
     ------
     forward : x (B, L, d_input) -> (B, L, d_model), parallel scans
     step : x_t (B, d_input) -> (B, d_model), recurrences
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import S5Backbone
+    >>> net = S5Backbone(d_input=3, d_model=8, n_layers=2, d_state=4, backend="torch")
+    >>> x = torch.randn(2, 10, 3)  # (B, L, d_input)
+    >>> net(x).shape
+    torch.Size([2, 10, 8])
     """
 
     def __init__(
@@ -174,6 +192,19 @@ class MambaBackbone(Backbone):
     ------
     forward : x (B, L, d_input) -> (B, L, d_model), selective scans
     step : x_t (B, d_input) -> (B, d_model), recurrences
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import MambaBackbone
+    >>> net = MambaBackbone(d_input=3, d_model=8, n_layers=2, d_state=4, backend="torch")
+    >>> x = torch.randn(2, 10, 3)  # (B, L, d_input)
+    >>> net(x).shape
+    torch.Size([2, 10, 8])
+    >>> state = net.allocate_state(batch_size=2)
+    >>> y_t, state = net.step(x[:, 0], state)  # one step of the recurrence
+    >>> y_t.shape
+    torch.Size([2, 8])
     """
 
     def __init__(

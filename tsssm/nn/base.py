@@ -28,6 +28,22 @@ class Backbone(nn.Module):
         residual block, to be treated as opaque.
     forward_with_state : x (B, L, d_input) -> ((B, L, d_model), state after x), so that
         streaming can start from a context window read in one parallel pass.
+
+    Examples
+    --------
+    Every backbone (here :class:`~tsssm.nn.S4Backbone`) reads a whole window in one
+    parallel pass and can then continue step by step from the state it ends in:
+
+    >>> import torch
+    >>> from tsssm.nn import Backbone, S4Backbone
+    >>> net = S4Backbone(d_input=1, d_model=8, n_layers=1, d_state=4).eval()
+    >>> isinstance(net, Backbone)
+    True
+    >>> x = torch.randn(2, 6, 1)  # (B, L, d_input)
+    >>> y, state = net.forward_with_state(x[:, :5])
+    >>> y_t, state = net.step(x[:, 5], state)
+    >>> torch.allclose(y_t, net(x)[:, 5], atol=1e-4)
+    True
     """
 
     def __init__(

@@ -50,6 +50,15 @@ class ResidualBlock(nn.Module):
     ------
     forward : x (B, L, d_model) -> (B, L, d_model)
     step : x_t (B, d_model) -> (B, d_model)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import MLP, ResidualBlock
+    >>> block = ResidualBlock(MLP(d_model=8, d_hidden=16), d_model=8)
+    >>> x = torch.randn(2, 5, 8)  # (B, L, d_model)
+    >>> block(x).shape
+    torch.Size([2, 5, 8])
     """
 
     def __init__(
@@ -115,6 +124,14 @@ class MLP(_PositionWise):
     Shapes
     ------
     x : (..., d_model) -> (..., d_model)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import MLP
+    >>> mlp = MLP(d_model=8, d_hidden=16)
+    >>> mlp(torch.randn(2, 5, 8)).shape  # (B, L, d_model)
+    torch.Size([2, 5, 8])
     """
 
     def __init__(
@@ -146,6 +163,14 @@ class GLUOutput(nn.Module):
     Shapes
     ------
     y : (..., d_model) -> (..., d_model)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import GLUOutput
+    >>> mix = GLUOutput(d_model=8)
+    >>> mix(torch.randn(2, 5, 8)).shape  # (B, L, d_model)
+    torch.Size([2, 5, 8])
     """
 
     def __init__(

@@ -95,6 +95,18 @@ class LinearHead(_DirectHead):
     Shapes
     ------
     h : (B, L, d_model) -> (B, H) when ``n_targets`` is None, else (B, H, C).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import LinearHead
+    >>> h = torch.randn(4, 16, 8)  # (B, L, d_model), a backbone's output
+    >>> LinearHead(d_model=8, horizon=3)(h).shape  # (B, H)
+    torch.Size([4, 3])
+    >>> LinearHead(d_model=8, horizon=3, n_targets=2)(h).shape  # (B, H, C)
+    torch.Size([4, 3, 2])
+    >>> LinearHead(d_model=8, horizon=3, pooling="flatten", lookback=16)(h).shape
+    torch.Size([4, 3])
     """
 
     def __init__(
@@ -146,6 +158,19 @@ class QuantileHead(_DirectHead):
     Shapes
     ------
     h : (B, L, d_model) -> (B, H, Q) when ``n_targets`` is None, else (B, H, C, Q).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import QuantileHead
+    >>> head = QuantileHead(d_model=8, horizon=3, quantiles=(0.9, 0.1, 0.5))
+    >>> head.quantiles
+    (0.1, 0.5, 0.9)
+    >>> q = head(torch.randn(4, 16, 8))  # (B, L, d_model) -> (B, H, Q)
+    >>> q.shape
+    torch.Size([4, 3, 3])
+    >>> bool((q.diff(dim=-1) >= 0).all())  # the quantiles never cross
+    True
     """
 
     def __init__(

@@ -70,6 +70,17 @@ class HybridBackbone(Backbone):
     ------
     forward : x (B, L, d_input) -> (B, L, d_model)
     step : x_t (B, d_input) -> (B, d_model), with a key/value cache per attention layer
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import HybridBackbone
+    >>> net = HybridBackbone(d_input=3, d_model=8, n_layers=2, d_state=4, attn_every=2,
+    ...                      n_heads=2, n_experts=2, backend="torch")
+    >>> net.layer_kinds
+    ['mamba', 'mlp', 'attention', 'moe']
+    >>> net(torch.randn(2, 10, 3)).shape  # (B, L, d_input) -> (B, L, d_model)
+    torch.Size([2, 10, 8])
     """
 
     def __init__(

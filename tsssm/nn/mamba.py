@@ -64,6 +64,18 @@ class MambaBlock(nn.Module):
     forward : x (B, L, d_model) -> (B, L, d_model)
     step : x_t (B, d_model) -> (B, d_model), state ``(conv_state (B, d_inner, d_conv),
         ssm_state (B, d_inner, N))``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import MambaBlock
+    >>> block = MambaBlock(d_model=8, d_state=4, backend="torch")
+    >>> x = torch.randn(2, 10, 8)  # (B, L, d_model)
+    >>> block(x).shape
+    torch.Size([2, 10, 8])
+    >>> conv_state, ssm_state = block.allocate_state(batch_size=2)
+    >>> conv_state.shape, ssm_state.shape  # (B, d_inner, d_conv), (B, d_inner, N)
+    (torch.Size([2, 16, 4]), torch.Size([2, 16, 4]))
     """
 
     def __init__(

@@ -45,6 +45,16 @@ class MoE(_PositionWise):
     Shapes
     ------
     x : (..., d_model) -> (..., d_model)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import MoE
+    >>> moe = MoE(d_model=8, d_hidden=16, n_experts=4, top_k=2)
+    >>> moe(torch.randn(2, 5, 8)).shape  # (B, L, d_model)
+    torch.Size([2, 5, 8])
+    >>> moe.aux_loss.ndim  # a scalar, to add to the training loss
+    0
     """
 
     def __init__(

@@ -31,6 +31,14 @@ class RMSNorm(nn.Module):
     Shapes
     ------
     x : (..., d_model) -> (..., d_model)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import RMSNorm
+    >>> norm = RMSNorm(d_model=2)
+    >>> norm(torch.tensor([[3.0, 4.0]]))  # root mean square of (3, 4) is sqrt(12.5)
+    tensor([[0.8485, 1.1314]], grad_fn=<MulBackward0>)
     """
 
     def __init__(
@@ -67,7 +75,30 @@ def make_norm(
 ) -> nn.Module:
     """Return the normalisation layer named by ``norm`` ("rmsnorm" or "layernorm").
 
-    ``owner`` names the class whose parameter this is, for the error message.
+    Parameters
+    ----------
+    norm : {"rmsnorm", "layernorm"}
+        Which normalisation.
+    d_model : int
+        Size of the normalised last axis.
+    owner : str or None, default=None
+        Class whose parameter ``norm`` is, named in the error message.
+    device, dtype : optional
+        Where and in what floating type the parameters are created.
+
+    Returns
+    -------
+    torch.nn.Module
+        :class:`RMSNorm` or :class:`torch.nn.LayerNorm`, mapping (..., d_model) to
+        (..., d_model).
+
+    Examples
+    --------
+    >>> from tsssm.nn import make_norm
+    >>> make_norm("rmsnorm", 8)
+    RMSNorm(8, eps=1e-06)
+    >>> make_norm("layernorm", 8)
+    LayerNorm((8,), ...)
     """
     check_option(norm, "norm", NORMS, owner=owner)
     if norm == "rmsnorm":

@@ -37,6 +37,15 @@ def no_weight_decay(module: nn.Module, *names: str) -> None:
         The module that directly owns the parameters.
     *names : str
         Their attribute names, e.g. ``no_weight_decay(self, "A_log", "D")``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import no_weight_decay, no_weight_decay_names
+    >>> lin = torch.nn.Linear(2, 3)
+    >>> no_weight_decay(lin, "weight")
+    >>> no_weight_decay_names(lin)
+    ['weight', 'bias']
     """
     own = dict(module.named_parameters(recurse=False))
     unknown = [n for n in names if n not in own]
@@ -55,6 +64,19 @@ def no_weight_decay_names(module: nn.Module) -> list[str]:
     A parameter is exempt when its owner marked it with :func:`no_weight_decay`, or when
     it has fewer than two dimensions (biases and normalisation gains: decaying them only
     shrinks offsets and scales, it does not regularise a mapping).
+
+    Returns
+    -------
+    list of str
+        Dotted names, in the order of ``module.named_modules()``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import no_weight_decay_names
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LayerNorm(3))
+    >>> no_weight_decay_names(net)  # biases and gains; the weight matrix decays
+    ['0.bias', '1.weight', '1.bias']
     """
     return [name for name, _ in _exempt(module)]
 

@@ -62,6 +62,13 @@ class S4DKernel(nn.Module):
         Im A.
     C : Parameter (H, N/2, 2)
         C as a real tensor (real and imaginary parts on the last axis).
+
+    Examples
+    --------
+    >>> from tsssm.nn import S4DKernel
+    >>> kernel = S4DKernel(d_model=3, d_state=4)
+    >>> kernel(10).shape  # (H, L)
+    torch.Size([3, 10])
     """
 
     def __init__(
@@ -138,6 +145,18 @@ class S4DLayer(nn.Module):
     ------
     forward : x (B, L, H) -> (B, L, H), FFT convolution (convolutional view)
     step : x_t (B, H) -> (B, H), state (B, H, N/2) complex (recurrent view)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import S4DLayer
+    >>> layer = S4DLayer(d_model=3, d_state=4)
+    >>> x = torch.randn(2, 10, 3)  # (B, L, H)
+    >>> layer(x).shape
+    torch.Size([2, 10, 3])
+    >>> state = layer.allocate_state(batch_size=2)  # (B, H, N/2) complex
+    >>> state.shape, state.dtype
+    (torch.Size([2, 3, 2]), torch.complex64)
     """
 
     def __init__(

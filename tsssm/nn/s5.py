@@ -42,6 +42,20 @@ def hippo_legs(P: int) -> torch.Tensor:
     """The HiPPO-LegS state matrix of size P, in float64.
 
     ``A[n, k] = -sqrt(2n+1) sqrt(2k+1)`` for n > k, ``-(n+1)`` for n = k, 0 for n < k.
+
+    Returns
+    -------
+    A : (P, P) float64
+        Lower triangular.
+
+    Examples
+    --------
+    >>> from tsssm.nn.s5 import hippo_legs
+    >>> A = hippo_legs(3)
+    >>> A.shape, A.dtype
+    (torch.Size([3, 3]), torch.float64)
+    >>> A[2]  # -sqrt(5) sqrt(1), -sqrt(5) sqrt(3), -3
+    tensor([-2.2361, -3.8730, -3.0000], dtype=torch.float64)
     """
     q = torch.sqrt(2 * torch.arange(P, dtype=torch.float64) + 1)  # (P,)
     A = -torch.tril(q[:, None] * q[None, :], diagonal=-1)
@@ -62,6 +76,16 @@ def hippo_n_eig(P: int) -> tuple[torch.Tensor, torch.Tensor]:
         Eigenvalues, in conjugate pairs, sorted by imaginary part.
     V : (P, P) complex128
         Unitary eigenvectors (columns), so that ``S = V diag(Lambda) V^H``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn.s5 import hippo_n_eig
+    >>> Lambda, V = hippo_n_eig(4)
+    >>> Lambda.real  # every eigenvalue of HiPPO-N has real part -1/2
+    tensor([-0.5000, -0.5000, -0.5000, -0.5000], dtype=torch.float64)
+    >>> torch.allclose(V @ V.conj().T, torch.eye(4, dtype=V.dtype))  # unitary
+    True
     """
     p = torch.sqrt(torch.arange(P, dtype=torch.float64) + 0.5)  # (P,)
     S = hippo_legs(P) + p[:, None] * p[None, :]  # normal: -I/2 + skew-symmetric
@@ -115,6 +139,17 @@ class S5Layer(nn.Module):
     ------
     forward : x (B, L, H) -> (B, L, H), parallel scan over L
     step : x_t (B, H) -> (B, H), state (B, P/2) complex
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.nn import S5Layer
+    >>> layer = S5Layer(d_model=3, d_state=4, backend="torch")
+    >>> x = torch.randn(2, 10, 3)  # (B, L, H)
+    >>> layer(x).shape
+    torch.Size([2, 10, 3])
+    >>> layer.allocate_state(batch_size=2).shape  # (B, P/2)
+    torch.Size([2, 2])
     """
 
     def __init__(
