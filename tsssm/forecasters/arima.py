@@ -69,13 +69,33 @@ def _int_tuple(value: Any, name: str, size: int, labels: str, owner: str) -> tup
 
 
 def check_order(order: Any, owner: str = "ARIMA") -> tuple[int, int, int]:
-    """Return ``order`` as ``(p, d, q)`` ints >= 0 or raise naming the parameter."""
+    """Return ``order`` as ``(p, d, q)`` ints >= 0 or raise naming the parameter.
+
+    Examples
+    --------
+    >>> from tsssm.forecasters.arima import check_order
+    >>> check_order([1, 0, 2])
+    (1, 0, 2)
+    >>> check_order((1, -1, 0))
+    Traceback (most recent call last):
+    ...
+    tsssm.exceptions.ParameterError: The 'order' parameter of ARIMA must hold ints >= 0 ...
+    """
     return _int_tuple(order, "order", 3, "(p, d, q)", owner)  # type: ignore[return-value]
 
 
 def check_seasonal_order(seasonal_order: Any,
                          owner: str = "ARIMA") -> tuple[int, int, int, int]:
-    """Return ``seasonal_order`` as ``(P, D, Q, s)``; ``s >= 2`` when any of P, D, Q > 0."""
+    """Return ``seasonal_order`` as ``(P, D, Q, s)``; ``s >= 2`` when any of P, D, Q > 0.
+
+    Examples
+    --------
+    >>> from tsssm.forecasters.arima import check_seasonal_order
+    >>> check_seasonal_order((0, 1, 1, 12))
+    (0, 1, 1, 12)
+    >>> check_seasonal_order((0, 0, 0, 12))  # no seasonal terms: statsmodels' form
+    (0, 0, 0, 0)
+    """
     P, D, Q, s = _int_tuple(seasonal_order, "seasonal_order", 4, "(P, D, Q, s)", owner)
     if (P or D or Q) and s < 2:
         raise ParameterError(
@@ -121,6 +141,15 @@ def fit_sarimax(y: np.ndarray, X: np.ndarray | None, order: tuple[int, int, int]
     ValueError
         When the estimates or the log-likelihood are not finite (a failed fit that
         statsmodels did not report).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.arima import fit_sarimax
+    >>> y = np.cumsum(np.random.default_rng(0).normal(size=60))  # a random walk
+    >>> res = fit_sarimax(y, None, (0, 1, 1), (0, 0, 0, 0))
+    >>> res.params.shape  # the MA(1) coefficient and the innovation variance
+    (2,)
     """
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -159,6 +188,18 @@ def sarimax_forecast(res: Any, h: int, X: np.ndarray | None,
     -------
     mean : numpy.ndarray of shape (h,)
     q : numpy.ndarray of shape (h, Q) or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.arima import fit_sarimax, sarimax_forecast
+    >>> y = np.cumsum(np.random.default_rng(0).normal(size=60))
+    >>> res = fit_sarimax(y, None, (0, 1, 1), (0, 0, 0, 0))
+    >>> mean, q = sarimax_forecast(res, 4, None, (0.1, 0.5, 0.9))
+    >>> mean.shape, q.shape  # (h,), (h, Q)
+    ((4,), (4, 3))
+    >>> bool(np.allclose(q[:, 1], mean))  # Gaussian: the median is the mean
+    True
     """
     fc = res.get_forecast(steps=h, exog=X)
     mean = np.asarray(fc.predicted_mean, dtype=np.float64)
@@ -175,6 +216,36 @@ def sarimax_update(res: Any, y_new: np.ndarray, X_new: np.ndarray | None) -> Any
     keeps ``res.params``, so each update costs O(len(y_new)) instead of re-filtering the
     whole history as ``append`` does; forecasts equal those of
     ``SARIMAX(y_ext).filter(res.params)`` (the tests check this).
+
+    Parameters
+    ----------
+    res : SARIMAXResults
+        Fitted (or previously updated) results.
+    y_new : numpy.ndarray of shape (m,)
+        Observations following those of ``res``.
+    X_new : numpy.ndarray of shape (m, K) or None
+        Their exogenous values.
+
+    Returns
+    -------
+    SARIMAXResults
+        Results over the new observations only (``nobs`` is m), filtered from the
+        state at the end of ``res`` with ``res.params``; they forecast from the last
+        new observation on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.arima import fit_sarimax, sarimax_update
+    >>> y = np.cumsum(np.random.default_rng(0).normal(size=60))
+    >>> res = fit_sarimax(y[:50], None, (0, 1, 1), (0, 0, 0, 0))
+    >>> new = sarimax_update(res, y[50:], None)
+    >>> new.nobs
+    10
+    >>> from statsmodels.tsa.statespace.sarimax import SARIMAX
+    >>> full = SARIMAX(y, order=(0, 1, 1)).filter(res.params)  # re-filter everything
+    >>> bool(np.allclose(new.forecast(3), full.forecast(3)))
+    True
     """
     return res.extend(np.asarray(y_new, dtype=np.float64), exog=X_new)
 

@@ -28,7 +28,14 @@ __all__ = ["AutoARIMA", "min_seasonal_length", "select_arima_order"]
 
 
 def min_seasonal_length(m: int) -> int:
-    """Fewest observations for a seasonal search with period ``m``: ``3 m + 3``."""
+    """Fewest observations for a seasonal search with period ``m``: ``3 m + 3``.
+
+    Examples
+    --------
+    >>> from tsssm.forecasters.auto_arima import min_seasonal_length
+    >>> min_seasonal_length(12)  # three years of monthly data, plus three
+    39
+    """
     return 3 * m + 3
 
 
@@ -76,6 +83,17 @@ def select_arima_order(y: np.ndarray, X: np.ndarray | None = None, *, season_len
     seasonal_order : tuple (P, D, Q, s)
     trend : {"c", None}
         ``"c"`` where the chosen model has a constant (a drift when differenced).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.auto_arima import select_arima_order
+    >>> y = np.cumsum(np.random.default_rng(0).normal(size=40))  # a random walk
+    >>> order, seasonal_order, trend = select_arima_order(y, max_p=1, max_q=1)
+    >>> order[1]  # one difference makes it stationary
+    1
+    >>> seasonal_order  # season_length=1: non-seasonal
+    (0, 0, 0, 0)
     """
     import pmdarima  # imported here: its import costs seconds that `import tsssm` avoids
 

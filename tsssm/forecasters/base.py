@@ -42,12 +42,38 @@ __all__ = ["BaseForecaster", "LocalForecaster", "quantile_column"]
 
 
 def quantile_column(q: float) -> str:
-    """Column name of quantile ``q`` in outputs: ``0.1 -> "q0.1"``."""
+    """Column name of quantile ``q`` in outputs: ``0.1 -> "q0.1"``.
+
+    Examples
+    --------
+    >>> from tsssm.forecasters.base import quantile_column
+    >>> quantile_column(0.1), quantile_column(0.5)
+    ('q0.1', 'q0.5')
+    """
     return f"q{float(q):g}"
 
 
 class BaseForecaster(BaseEstimator):
-    """Base class of tsssm forecasters (see module docstring for the hooks)."""
+    """Base class of tsssm forecasters (see module docstring for the hooks).
+
+    Examples
+    --------
+    Every forecaster (here :class:`~tsssm.forecasters.Naive`) has the same public API:
+
+    >>> import pandas as pd
+    >>> from tsssm.forecasters import BaseForecaster, Naive
+    >>> y = pd.Series([1.0, 2.0, 4.0], index=pd.date_range("2024-01-01", periods=3, freq="D"))
+    >>> model = Naive().fit(y)
+    >>> isinstance(model, BaseForecaster)
+    True
+    >>> model.predict(2).tolist()
+    [4.0, 4.0]
+    >>> list(model.predict_quantiles(2, quantiles=(0.1, 0.9)).columns)
+    ['q0.1', 'q0.9']
+    >>> new = pd.Series([5.0], index=pd.date_range("2024-01-04", periods=1, freq="D"))
+    >>> model.update(new).predict(1).tolist()
+    [5.0]
+    """
 
     #: whether ``fit`` accepts NaN in the target (the docstring must say so)
     _handles_missing: bool = False
@@ -280,6 +306,28 @@ class LocalForecaster(BaseForecaster):
     Warnings that statsmodels raises while fitting, forecasting or updating one series
     (convergence and estimation chatter) are silenced: failures surface as errors or
     as the fallback's warning instead.
+
+    Examples
+    --------
+    A minimal subclass, forecasting the mean of everything seen:
+
+    >>> import numpy as np, pandas as pd
+    >>> from tsssm.forecasters import LocalForecaster
+    >>> class Mean(LocalForecaster):
+    ...     def __init__(self, n_jobs=None, fallback=None):
+    ...         self.n_jobs = n_jobs
+    ...         self.fallback = fallback
+    ...     def _fit_one(self, y, X):
+    ...         return y  # the state: all observations
+    ...     def _forecast_one(self, state, h, X, quantiles):
+    ...         return np.full(h, state.mean()), None
+    ...     def _update_one(self, state, y_new, X_new):
+    ...         return np.concatenate([state, y_new])
+    >>> model = Mean().fit(pd.Series([1.0, 2.0, 6.0]))
+    >>> model.predict(2).tolist()
+    [3.0, 3.0]
+    >>> model.update(pd.Series([7.0], index=[3])).predict(1).tolist()
+    [4.0]
     """
 
     def _fit(self, panel: Panel) -> None:

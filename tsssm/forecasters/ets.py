@@ -78,6 +78,15 @@ def fit_ets(y: np.ndarray, spec: dict[str, Any]) -> Any:
     ValueError
         From statsmodels (e.g. non-positive data with a multiplicative component), or
         when the estimates are not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.ets import fit_ets
+    >>> y = 10.0 + np.random.default_rng(0).normal(size=40)
+    >>> res = fit_ets(y, {"error": "add", "trend": None})  # simple exponential smoothing
+    >>> bool(0.0 <= res.params[0] <= 1.0)  # the smoothing parameter alpha
+    True
     """
     res = _model(y, spec).fit(disp=False)
     if not np.all(np.isfinite(np.asarray(res.params))) or not np.isfinite(res.mse):
@@ -109,6 +118,18 @@ def ets_forecast(res: Any, h: int, quantiles: tuple[float, ...] | None,
     q : numpy.ndarray of shape (h, Q) or None
         Normal quantiles with the exact forecast variance for linear models; empirical
         quantiles of ``N_PATHS`` simulated paths otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.ets import ets_forecast, fit_ets
+    >>> y = 10.0 + np.random.default_rng(0).normal(size=40)
+    >>> res = fit_ets(y, {"error": "add", "trend": None})
+    >>> mean, q = ets_forecast(res, 3, (0.1, 0.9))
+    >>> mean.shape, q.shape  # (h,), (h, Q)
+    ((3,), (3, 2))
+    >>> bool((q[:, 0] < mean).all() and (mean < q[:, 1]).all())
+    True
     """
     mean = np.asarray(res.forecast(h), dtype=np.float64)
     if quantiles is None:
@@ -128,6 +149,28 @@ def ets_update(res: Any, y_new: np.ndarray) -> Any:
     """Re-run the smoother over the extended series with the fitted parameters.
 
     No parameter (smoothing or initial state) is re-estimated.
+
+    Parameters
+    ----------
+    res : ETSResults
+        Fitted (or previously updated) results.
+    y_new : numpy.ndarray of shape (m,)
+        Observations following those of ``res``.
+
+    Returns
+    -------
+    ETSResults
+        Results over the extended series, with ``res.params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.ets import ets_update, fit_ets
+    >>> y = 10.0 + np.random.default_rng(0).normal(size=40)
+    >>> res = fit_ets(y[:30], {"error": "add", "trend": None})
+    >>> new = ets_update(res, y[30:])
+    >>> new.nobs, bool(np.array_equal(new.params, res.params))
+    (40, True)
     """
     y = np.concatenate([np.asarray(res.model.endog, dtype=np.float64).reshape(-1),
                         np.asarray(y_new, dtype=np.float64)])

@@ -66,6 +66,16 @@ class ThetaState:
         Whether the statsmodels model was asked to deseasonalise.
     use_mle : bool
         Whether the parameters came from maximum likelihood.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.theta import fit_theta
+    >>> state = fit_theta(np.arange(1.0, 21.0))  # a straight line, slope 1
+    >>> type(state).__name__, state.y.shape, state.period
+    ('ThetaState', (20,), 1)
+    >>> round(state.b0, 6)
+    1.0
     """
 
     results: Any
@@ -112,6 +122,15 @@ def fit_theta(y: np.ndarray, *, period: int = 1, deseasonalize: bool = True,
     Returns
     -------
     ThetaState
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.theta import fit_theta
+    >>> y = 10.0 + np.arange(24.0) + np.tile([1.0, -1.0, 2.0, -2.0], 6)
+    >>> state = fit_theta(y, period=4, method="additive", use_test=False)
+    >>> state.seasonal.shape  # one index per position in the season
+    (4,)
     """
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
@@ -168,6 +187,33 @@ def theta_forecast(state: ThetaState, h: int, theta: float,
     -------
     mean : numpy.ndarray of shape (h,)
     q : numpy.ndarray of shape (h, Q) or None
+
+    Parameters
+    ----------
+    state : ThetaState
+        From :func:`fit_theta` or :func:`theta_update`.
+    h : int
+        Horizon.
+    theta : float
+        Weight of the SES line against the trend line (2 is the classical Theta method).
+    quantiles : tuple of float or None
+        Levels in (0, 1); None skips the quantiles.
+
+    Returns
+    -------
+    mean : numpy.ndarray of shape (h,)
+    q : numpy.ndarray of shape (h, Q) or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.theta import fit_theta, theta_forecast
+    >>> state = fit_theta(10.0 + np.random.default_rng(0).normal(size=30))
+    >>> mean, q = theta_forecast(state, 3, 2.0, (0.1, 0.5, 0.9))
+    >>> mean.shape, q.shape  # (h,), (h, Q)
+    ((3,), (3, 3))
+    >>> bool((q[:, 0] < q[:, 2]).all())
+    True
     """
     res = state.results
     mean = np.asarray(res.forecast(h, theta=theta), dtype=np.float64)
@@ -180,7 +226,31 @@ def theta_forecast(state: ThetaState, h: int, theta: float,
 
 @one_blas_thread
 def theta_update(state: ThetaState, y_new: np.ndarray) -> ThetaState:
-    """Absorb new observations with every parameter fixed (see module docstring)."""
+    """Absorb new observations with every parameter fixed (see module docstring).
+
+    Parameters
+    ----------
+    state : ThetaState
+        From :func:`fit_theta` or an earlier update.
+    y_new : numpy.ndarray of shape (m,)
+        Observations following those of ``state``.
+
+    Returns
+    -------
+    ThetaState
+        A new state ending at the last new observation; ``b0``, ``alpha`` and
+        ``sigma2`` are those of ``state``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.forecasters.theta import fit_theta, theta_update
+    >>> y = 10.0 + np.random.default_rng(0).normal(size=30)
+    >>> state = fit_theta(y[:25])
+    >>> new = theta_update(state, y[25:])
+    >>> new.y.shape, new.alpha == state.alpha, new.b0 == state.b0
+    ((30,), True, True)
+    """
     from statsmodels.tsa.forecasting.theta import ThetaModel, ThetaModelResults
 
     y_new = np.asarray(y_new, dtype=np.float64)

@@ -59,7 +59,28 @@ _PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-
 
 
 def make_backbone(name: str, **kwargs: Any) -> torch.nn.Module:
-    """Build a ``tsssm.nn`` backbone (imported here, so tests can substitute one)."""
+    """Build a ``tsssm.nn`` backbone (imported here, so tests can substitute one).
+
+    Parameters
+    ----------
+    name : {"s4", "s5", "mamba", "hybrid"}
+        Which backbone.
+    **kwargs
+        Passed to :func:`tsssm.nn.make_backbone` (``d_input`` is required).
+
+    Returns
+    -------
+    tsssm.nn.Backbone
+        Maps x (B, L, d_input) to (B, L, d_model).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from tsssm.forecasters.neural.base import make_backbone
+    >>> net = make_backbone("s4", d_input=2, d_model=8, n_layers=1, d_state=4)
+    >>> net(torch.randn(3, 10, 2)).shape
+    torch.Size([3, 10, 8])
+    """
     from tsssm.nn import make_backbone as _make
 
     return _make(name, **kwargs)
@@ -71,6 +92,21 @@ def set_backend(network: torch.nn.Module, backend: str) -> None:
     Training uses the estimator's ``backend``; the fitted network predicts on the CPU,
     where an explicit ``"triton"`` cannot run, so it is switched to ``"auto"`` after
     training (which picks Triton again wherever the tensors are on a GPU).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Changed in place: every submodule with a string attribute ``backend``.
+    backend : {"auto", "torch", "triton"}
+        The new backend.
+
+    Examples
+    --------
+    >>> from tsssm.forecasters.neural.base import make_backbone, set_backend
+    >>> net = make_backbone("mamba", d_input=1, d_model=8, n_layers=2, backend="triton")
+    >>> set_backend(net, "torch")
+    >>> sorted({m.backend for m in net.modules() if hasattr(m, "backend")})
+    ['torch']
     """
     for module in network.modules():
         if isinstance(getattr(module, "backend", None), str):
@@ -155,6 +191,16 @@ class NeuralForecaster(BaseForecaster):
     Subclasses set :attr:`_backbone` (a name for :func:`tsssm.nn.make_backbone`) and,
     optionally, :attr:`_backbone_defaults`; the parameters are documented on
     :class:`~tsssm.forecasters.neural.models.MambaForecaster` and its siblings.
+
+    Examples
+    --------
+    >>> from tsssm.forecasters.neural import MambaForecaster
+    >>> from tsssm.forecasters.neural.base import NeuralForecaster
+    >>> model = MambaForecaster(horizon=12, d_model=16)
+    >>> isinstance(model, NeuralForecaster)
+    True
+    >>> model.get_params()["d_model"], model.get_params()["lookback"]
+    (16, 168)
     """
 
     _handles_missing = False
