@@ -108,11 +108,8 @@ class BacktestResult:
     ...               index=pd.date_range("2024-01-01", periods=40, freq="D"))
     >>> res = tsssm.backtest([tsssm.Naive(), tsssm.SeasonalNaive(4)], y, horizon=4,
     ...                      n_windows=3, metrics=("mae",), progress=False)
-    >>> res.metrics
-                   mae
-    model
-    Naive          1.5
-    SeasonalNaive  0.0
+    >>> res.metrics["mae"].to_dict()
+    {'Naive': 1.5, 'SeasonalNaive': 0.0}
     >>> res.forecasts.columns.tolist(), len(res.forecasts)  # 2 models x 3 windows x 4 steps
     (['model', 'cutoff', 'unique_id', 'ds', 'y', 'yhat'], 24)
     """
