@@ -478,6 +478,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit code: 0 on success, 1 on a data or model error, 2 on a usage error.
+
+    Examples
+    --------
+    A backtest of the seasonal naive forecast on a bundled monthly series (the usage of
+    the shell command ``tsssm backtest ...``); the return value is the exit code:
+
+    >>> from tsssm.cli import main
+    >>> main(["backtest", "--data", "elec_equip", "--horizon", "12", "--windows", "1",
+    ...       "--models", "seasonal_naive", "--quiet"])
+    Backtest of elec_equip: horizon 12, 1 window(s), season length 12
+      mae rmse smape mase
+    model
+    SeasonalNaive ...
+    0
+
+    A usage error (here a missing ``--data``) prints the usage to stderr and returns 2:
+
+    >>> main(["backtest"])
+    2
     """
     from tsssm.exceptions import (
         DataError,

@@ -50,6 +50,17 @@ class History:
         The time point at position 0.
     values : numpy.ndarray of shape (n, C)
         Values at positions ``0 .. n - 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.base import History
+    >>> hist = History(origin=0, values=np.array([[1.0], [2.0], [3.0]]))  # (n, C)
+    >>> hist.before(3, 2).ravel().tolist()  # the two values before position 3
+    [2.0, 3.0]
+    >>> hist.write(np.array([4]), np.array([[5.0]]))  # grows, NaN at position 3
+    >>> hist.at(np.array([3, 4])).ravel().tolist()
+    [nan, 5.0]
     """
 
     def __init__(self, origin: Any, values: np.ndarray) -> None:
@@ -85,7 +96,24 @@ class History:
 
 
 class BaseTransformer(BaseEstimator):
-    """Base class of tsssm preprocessing transformers (see the module docstring)."""
+    """Base class of tsssm preprocessing transformers (see the module docstring).
+
+    Examples
+    --------
+    Every transformer (here :class:`~tsssm.preprocessing.Scaler`) fits a state per
+    series, transforms, and maps forecasts back:
+
+    >>> import pandas as pd
+    >>> from tsssm.preprocessing import BaseTransformer, Scaler
+    >>> y = pd.Series([1.0, 2.0, 3.0], index=pd.date_range("2024-01-01", periods=3))
+    >>> scaler = Scaler(method="minmax").fit(y)
+    >>> isinstance(scaler, BaseTransformer)
+    True
+    >>> scaler.transform(y).tolist()
+    [0.0, 0.5, 1.0]
+    >>> scaler.inverse_transform(scaler.transform(y)).tolist()
+    [1.0, 2.0, 3.0]
+    """
 
     #: whether each series gets its own fitted state (else transform accepts any series)
     _per_series: bool = True

@@ -64,6 +64,23 @@ class BaseFeatures(BaseEstimator):
     Subclasses implement ``_check_params()``, ``_fit_groups(groups)`` and
     ``_features(group) -> dict of name -> array`` for one series' rows sorted by time,
     and may implement ``_update_groups(groups)``.
+
+    Examples
+    --------
+    Every feature transformer (here :class:`~tsssm.preprocessing.LagFeatures`) adds its
+    columns and removes them again:
+
+    >>> import pandas as pd
+    >>> from tsssm.preprocessing import BaseFeatures, LagFeatures
+    >>> X = pd.DataFrame({"temp": [1.0, 2.0, 4.0, 8.0]}, index=pd.RangeIndex(4))
+    >>> lf = LagFeatures(lags=[1]).fit(X)
+    >>> isinstance(lf, BaseFeatures), lf.get_feature_names_out()
+    (True, ['temp_lag1'])
+    >>> Xt = lf.transform(X)
+    >>> Xt["temp_lag1"].tolist()
+    [nan, 1.0, 2.0, 4.0]
+    >>> list(lf.inverse_transform(Xt).columns)
+    ['temp']
     """
 
     def _needs_freq(self) -> bool:

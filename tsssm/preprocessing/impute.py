@@ -26,7 +26,21 @@ _METHODS = ("ffill", "bfill", "linear", "time", "seasonal")
 
 
 def nan_runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) of each run of NaN in ``x`` of shape (n,)."""
+    """Start and end (exclusive) of each run of NaN in ``x`` of shape (n,).
+
+    Returns
+    -------
+    starts, ends : numpy.ndarray of int, shape (R,)
+        One entry per run of consecutive NaNs, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.impute import nan_runs
+    >>> starts, ends = nan_runs(np.array([1.0, np.nan, np.nan, 4.0, np.nan]))
+    >>> starts.tolist(), ends.tolist()
+    ([1, 4], [3, 5])
+    """
     isnan = np.concatenate([[False], np.isnan(x), [False]])
     edges = np.flatnonzero(np.diff(isnan.astype(np.int8)))
     return edges[0::2], edges[1::2]
@@ -58,6 +72,16 @@ def impute(x: np.ndarray, method: str, *, coord: np.ndarray | None = None,
         A new array; NaN where no value could be derived (a gap at the start for
         ``ffill``, at the end for ``bfill``, at either end for interpolation, in the
         first season for ``seasonal``) or where not ``allowed``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.impute import impute
+    >>> x = np.array([1.0, np.nan, 3.0, np.nan])
+    >>> impute(x, "ffill").tolist()
+    [1.0, 1.0, 3.0, 3.0]
+    >>> impute(x, "linear").tolist()  # nothing to interpolate towards at the end
+    [1.0, 2.0, 3.0, nan]
     """
     out = np.array(x, dtype=np.float64, copy=True)
     missing = np.isnan(out)

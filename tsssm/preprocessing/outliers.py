@@ -29,7 +29,19 @@ _MAD_TO_SD = 1.482602218505602
 
 
 def iqr_bounds(y: np.ndarray, k: float) -> tuple[float, float]:
-    """Tukey's fences ``(q1 - k IQR, q3 + k IQR)`` of ``y`` (NaNs ignored)."""
+    """Tukey's fences ``(q1 - k IQR, q3 + k IQR)`` of ``y`` (NaNs ignored).
+
+    Returns
+    -------
+    low, high : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.outliers import iqr_bounds
+    >>> iqr_bounds(np.array([1.0, 2.0, 3.0, 4.0, 5.0, np.nan]), k=1.5)  # q1=2, q3=4
+    (-1.0, 7.0)
+    """
     q1, q3 = np.nanquantile(y, [0.25, 0.75])
     return float(q1 - k * (q3 - q1)), float(q3 + k * (q3 - q1))
 
@@ -50,6 +62,14 @@ def hampel_filter(x: np.ndarray, window: int, k: float) -> np.ndarray:
     -------
     numpy.ndarray of shape (n,)
         A new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.outliers import hampel_filter
+    >>> x = np.array([1.0, 2.0, 1.0, 50.0, 2.0, 1.0, 2.0])
+    >>> hampel_filter(x, window=5, k=3.0).tolist()  # 50 becomes its window's median
+    [1.0, 2.0, 1.0, 2.0, 2.0, 1.0, 2.0]
     """
     half = window // 2
     padded = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])

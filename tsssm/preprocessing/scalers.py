@@ -38,6 +38,16 @@ def scale_statistics(y: np.ndarray, method: str) -> tuple[float, float]:
     loc, scale : float
         ``scale`` is replaced by 1 where it is zero (a constant series), so the scaled
         series is ``y - loc`` rather than a division by zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.scalers import scale_statistics
+    >>> y = np.array([1.0, 2.0, 3.0, np.nan])
+    >>> scale_statistics(y, "minmax")
+    (1.0, 2.0)
+    >>> scale_statistics(np.array([5.0, 5.0]), "standard")  # constant: scale 1, not 0
+    (5.0, 1.0)
     """
     y = y[~np.isnan(y)]
     if method == "standard":

@@ -91,7 +91,29 @@ class LogTransform(BaseTransformer):
 
 # --------------------------------------------------------------- Box-Cox
 def boxcox(y: np.ndarray, lmbda: float) -> np.ndarray:
-    """Box-Cox transform ``(y**lmbda - 1) / lmbda`` (``log(y)`` at ``lmbda = 0``), ``y > 0``."""
+    """Box-Cox transform ``(y**lmbda - 1) / lmbda`` (``log(y)`` at ``lmbda = 0``), ``y > 0``.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Positive values, any shape.
+    lmbda : float
+        The Box-Cox parameter.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.transforms import boxcox
+    >>> boxcox(np.array([1.0, 4.0]), 0.5).tolist()  # (sqrt(y) - 1) / 0.5
+    [0.0, 2.0]
+    >>> boxcox(np.array([1.0, np.e]), 0.0).tolist()  # log
+    [0.0, 1.0]
+    """
     if lmbda == 0.0:
         return np.log(y)
     return np.expm1(lmbda * np.log(y)) / lmbda
@@ -103,6 +125,28 @@ def inv_boxcox(z: np.ndarray, lmbda: float) -> np.ndarray:
     Outside the transform's range (``lmbda z + 1 <= 0``, reachable by far quantiles)
     the result is the limit of the increasing inverse there: 0 for ``lmbda > 0`` and
     ``inf`` for ``lmbda < 0``, so quantile order is kept.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        Transformed values, any shape.
+    lmbda : float
+        The Box-Cox parameter.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``z``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.transforms import boxcox, inv_boxcox
+    >>> y = np.array([0.5, 1.0, 7.0])
+    >>> np.allclose(inv_boxcox(boxcox(y, 0.3), 0.3), y)
+    True
+    >>> inv_boxcox(np.array([-3.0]), 0.5).tolist()  # below -1/lmbda: the limit 0
+    [0.0]
     """
     if lmbda == 0.0:
         return np.exp(z)
@@ -134,6 +178,16 @@ def guerrero_lambda(y: np.ndarray, season_length: int, bounds: tuple[float, floa
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsssm.preprocessing.transforms import guerrero_lambda
+    >>> level = np.repeat([1.0, 2.0, 4.0, 8.0], 4)
+    >>> y = level * np.tile([0.9, 1.1, 0.8, 1.2], 4)  # spread proportional to level
+    >>> lmbda = guerrero_lambda(y, season_length=4, bounds=(-1.0, 2.0))
+    >>> abs(lmbda) < 1e-3  # lambda = 0: the log transform
+    True
     """
     n_blocks = len(y) // season_length
     if n_blocks < 2:
