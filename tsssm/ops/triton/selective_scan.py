@@ -76,6 +76,13 @@ class SelectiveScanConfig:
         from the shapes and the number of multiprocessors. Each split but one costs an
         extra pass over its steps, so splitting pays only when batch * channels is too
         small to fill the GPU.
+
+    Examples
+    --------
+    >>> from tsssm.ops.triton.selective_scan import SelectiveScanConfig
+    >>> cfg = SelectiveScanConfig(block_d=16, group=2, num_warps=1)  # 16 * 2 = 32 * 1
+    >>> cfg.seg_len, cfg.splits  # the defaults of the rest
+    (64, 0)
     """
 
     block_d: int = 8
@@ -1231,6 +1238,27 @@ def selective_scan_triton(
         (batch, dim, L) in the dtype of ``u``.
     last_state : torch.Tensor
         (batch, dim, N) float32; only when ``return_last_state``.
+
+    Examples
+    --------
+    On a CUDA GPU (skipped where there is none), against the reference:
+
+    >>> import torch
+    >>> from tsssm.ops import selective_scan_ref
+    >>> from tsssm.ops.triton.selective_scan import selective_scan_triton
+    >>> batch, dim, N, L = 2, 4, 8, 64
+    >>> u = torch.randn(batch, dim, L, device="cuda")  # doctest: +SKIP
+    >>> delta = torch.rand(batch, dim, L, device="cuda")  # doctest: +SKIP
+    >>> A = -torch.rand(dim, N, device="cuda")  # doctest: +SKIP
+    >>> B = torch.randn(batch, N, L, device="cuda")  # doctest: +SKIP
+    >>> C = torch.randn(batch, N, L, device="cuda")  # doctest: +SKIP
+    >>> out, last = selective_scan_triton(u, delta, A, B, C,
+    ...                                   return_last_state=True)  # doctest: +SKIP
+    >>> out.shape, last.shape  # doctest: +SKIP
+    (torch.Size([2, 4, 64]), torch.Size([2, 4, 8]))
+    >>> ref = selective_scan_ref(u, delta, A, B, C)  # doctest: +SKIP
+    >>> torch.allclose(out, ref, atol=1e-4)  # doctest: +SKIP
+    True
     """
     _check_device(u)
     args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, config)
