@@ -306,9 +306,10 @@ def s4d_rows(bw):
         C = torch.randn(dim, N, 2, generator=g, device="cuda").requires_grad_()
         params = (log_dt, A_re, A_im, C)
         fwd = do_bench(
-            lambda p=params, L=L: s4d_kernel(*p, L), warmup=25, rep=100, return_mode="median"
+            lambda p=params, L=L: s4d_kernel(*p, L, backend="torch"), warmup=25, rep=100,
+            return_mode="median",
         )
-        K = s4d_kernel(log_dt, A_re, A_im, C, L)
+        K = s4d_kernel(log_dt, A_re, A_im, C, L, backend="torch")
         gK = torch.randn_like(K)
         bwdt = do_bench(
             lambda K=K, p=params, gK=gK: torch.autograd.grad(K, p, gK, retain_graph=True),
