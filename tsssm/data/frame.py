@@ -79,7 +79,8 @@ def _time_values(index_like: Any, where: str) -> tuple[str, pd.Index]:
         sample = idx[:3].tolist()
         if any(isinstance(v, str) for v in sample):
             raise DataTypeError(
-                f"{where} holds strings ({sample!r} ...), not timestamps. Convert it with "
+                f"{where} holds strings ({sample!r} ...), not timestamps: it must be a "
+                "DatetimeIndex, PeriodIndex or integer index. Convert it with "
                 "pd.to_datetime first."
             )
         if all(isinstance(v, pd.Timestamp) for v in sample):

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# The data layer classifies time indexes and parses frequencies for every entry point.
+from tsssm.data.frame import _time_values as as_time_index
 from tsssm.data.frame import parse_freq
-from tsssm.exceptions import DataError, DataTypeError
+from tsssm.exceptions import DataError
 
 __all__ = [
     "as_time_index",
@@ -35,36 +37,6 @@ __all__ = [
 ]
 
 _DAY = pd.Timedelta(days=1)
-
-
-def as_time_index(values: Any, where: str) -> tuple[str, pd.Index]:
-    """Classify a time index (or column) as ``"datetime"``, ``"period"`` or ``"int"``.
-
-    Parameters
-    ----------
-    values : index-like
-        The time points.
-    where : str
-        How to name them in error messages ("The index of y", "Column 'ds' of y").
-
-    Returns
-    -------
-    kind : str
-    index : pandas.Index
-    """
-    idx = pd.Index(values)
-    if isinstance(idx, pd.MultiIndex):
-        raise DataTypeError(f"{where} must be a single time index, not a MultiIndex.")
-    if isinstance(idx, pd.DatetimeIndex):
-        return "datetime", idx
-    if isinstance(idx, pd.PeriodIndex):
-        return "period", idx
-    if pd.api.types.is_integer_dtype(idx.dtype) and not pd.api.types.is_bool_dtype(idx.dtype):
-        return "int", idx
-    raise DataTypeError(
-        f"{where} must be a DatetimeIndex, PeriodIndex or integer index; got dtype "
-        f"{idx.dtype}. Convert timestamps with pd.to_datetime first."
-    )
 
 
 def _declared_freq(idx: pd.Index) -> Any | None:
