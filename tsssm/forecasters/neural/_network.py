@@ -33,11 +33,24 @@ from torch import nn
 from tsssm.nn.heads import LinearHead, QuantileHead
 from tsssm.nn.revin import RevIN
 
-__all__ = ["DEFAULT_QUANTILES", "ForecastNetwork", "n_patches"]
+__all__ = ["DEFAULT_QUANTILES", "SKIP_MODES", "ForecastNetwork", "n_patches", "skip_mode"]
 
 #: Quantile levels learned by default: enough for 50/80/90/95/98% intervals.
 DEFAULT_QUANTILES = (0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8,
                      0.9, 0.95, 0.975, 0.99)
+
+
+#: How the linear skip starts and learns (see ``ForecastNetwork``).
+SKIP_MODES = ("ridge", "learned")
+
+
+def skip_mode(linear_skip: bool | str | None) -> str | None:
+    """Canonical skip mode: True means "ridge", False/None no skip."""
+    if linear_skip is True:
+        return "ridge"
+    if linear_skip is False or linear_skip is None:
+        return None
+    return linear_skip
 
 
 def n_patches(lookback: int, patch_len: int | None, patch_stride: int | None) -> int:
@@ -101,9 +114,14 @@ class ForecastNetwork(nn.Module):
         Levels of the quantile head.
     point_head : bool, default=True
         Also learn a separate point forecast (for the point losses).
-    linear_skip : bool, default=True
+    linear_skip : {"ridge", "learned"}, bool or None, default="ridge"
         Add a linear map from the normalised window to the horizon (shared by channels):
-        a strong linear baseline the backbone only needs to correct.
+        a strong linear baseline the backbone only needs to correct. ``"ridge"`` (or
+        True): the estimator solves it by weighted ridge least squares before training
+        (``fit_ridge_skip``) and it stays
+        fixed; the point head and the future-covariate term start at zero, so the
+        untrained network *is* that linear forecaster. ``"learned"``: starts at zero and
+        is trained with the rest. False or None: no skip.
 
     Shapes
     ------
@@ -126,7 +144,7 @@ class ForecastNetwork(nn.Module):
         patch_stride: int | None = None,
         quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
         point_head: bool = True,
-        linear_skip: bool = True,
+        linear_skip: bool | str | None = "ridge",
     ) -> None:
         super().__init__()
         self.n_channels = C = n_channels
@@ -144,14 +162,30 @@ class ForecastNetwork(nn.Module):
         self.quantile_head = QuantileHead(d_model, horizon, quantiles, n_targets=C)
         self.quantiles = self.quantile_head.quantiles
         self.point_head = LinearHead(d_model, horizon, n_targets=C) if point_head else None
-        self.skip = nn.Linear(lookback, horizon) if linear_skip else None
+        self.skip_mode = skip_mode(linear_skip)
+        if self.skip_mode not in (None, *SKIP_MODES):
+            raise ValueError(f"linear_skip must be one of {SKIP_MODES}, True, False or None. "
+                             f"Got {linear_skip!r}.")
+        self.skip = nn.Linear(lookback, horizon) if self.skip_mode else None
         if self.skip is not None:
             # Start the skip at "repeat the window mean" (zero in normalised units) so the
-            # first epochs are not spent undoing a random linear map.
+            # first epochs are not spent undoing a random linear map; "ridge" overwrites
+            # it with the least-squares map before training.
             nn.init.zeros_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
         self.future = _FutureCovariates(d_model, n_covariates, horizon, C) \
             if n_covariates else None
+        if self.skip_mode == "ridge":
+            # The fitted linear map stays fixed, and the other point terms start at zero:
+            # training begins at the linear forecaster and the backbone learns what it
+            # misses, instead of SGD noise pulling the linear part off its optimum.
+            self.skip.requires_grad_(False)
+            if self.point_head is not None:
+                nn.init.zeros_(self.point_head.proj.weight)
+                nn.init.zeros_(self.point_head.proj.bias)
+            if self.future is not None:
+                nn.init.zeros_(self.future.out.weight)
+                nn.init.zeros_(self.future.out.bias)
         expected = self.input_size(C, n_covariates, 0 if static is None else static.shape[1],
                                    id_embedding, patch_len)
         if backbone.d_input != expected:

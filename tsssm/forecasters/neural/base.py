@@ -44,9 +44,12 @@ from tsssm.forecasters.neural._features import (
 )
 from tsssm.forecasters.neural._network import (
     DEFAULT_QUANTILES,
+    SKIP_MODES,
     ForecastNetwork,
     interpolate_quantiles,
+    skip_mode,
 )
+from tsssm.forecasters.neural._ridge_skip import fit_ridge_skip
 from tsssm.forecasters.neural._system import LOSSES, ForecastSystem, KeepBestWeights
 
 __all__ = ["NeuralForecaster", "make_backbone", "set_backend"]
@@ -226,7 +229,7 @@ class NeuralForecaster(BaseForecaster):
         calendar: bool = True,
         static_features: pd.DataFrame | None = None,
         id_embedding: int = 0,
-        linear_skip: bool = True,
+        linear_skip: bool | str | None = "ridge",
         max_epochs: int = 20,
         batch_size: int = 64,
         lr: float = 1e-3,
@@ -329,7 +332,11 @@ class NeuralForecaster(BaseForecaster):
                 f"static_features={'a DataFrame' if self.static_features is not None else None}"
                 f", id_embedding={self.id_embedding}."
             )
-        c["linear_skip"] = check_bool(self.linear_skip, "linear_skip", owner=owner)
+        if isinstance(self.linear_skip, (bool, type(None))):
+            c["linear_skip"] = skip_mode(self.linear_skip)
+        else:
+            c["linear_skip"] = check_option(self.linear_skip, "linear_skip", SKIP_MODES,
+                                            owner=owner)
         c["max_epochs"] = check_int(self.max_epochs, "max_epochs", owner=owner, min_value=1)
         c["batch_size"] = check_int(self.batch_size, "batch_size", owner=owner, min_value=1)
         c["lr"] = check_real(self.lr, "lr", owner=owner, min_value=0.0, min_inclusive=False)
@@ -432,7 +439,8 @@ class NeuralForecaster(BaseForecaster):
         self._prepare(panel, c)
         with _seeded(c["random_state"], self._may_use_cuda(c)):
             network = self._build_network(panel, c)
-            self._train(network, panel, c, c["max_epochs"])
+            self._train(network, panel, c, c["max_epochs"],
+                        fit_skip=getattr(self, "_resume_from", None) is None)
         self.network_ = network
         self.context_ = self._context(panel, recurrent=False)
 
@@ -621,8 +629,12 @@ class NeuralForecaster(BaseForecaster):
 
     # ----------------------------------------------------------- training
     def _train(self, network: ForecastNetwork, panel: Panel, c: dict[str, Any],
-               epochs: int) -> None:
-        """Train ``network`` in place on ``panel`` and restore its best weights."""
+               epochs: int, fit_skip: bool = False) -> None:
+        """Train ``network`` in place on ``panel`` and restore its best weights.
+
+        ``fit_skip``: first solve a ``linear_skip="ridge"`` skip on the training windows
+        (a new fit; fine-tuning keeps the fitted map).
+        """
         import lightning.pytorch as pl
         from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -650,6 +662,9 @@ class NeuralForecaster(BaseForecaster):
             loaders["val_dataloaders"] = torch.utils.data.DataLoader(
                 val, batch_size=max(c["batch_size"], 256), shuffle=False,
                 collate_fn=collate_windows)
+        skip_report = None
+        if fit_skip and network.skip_mode == "ridge":
+            skip_report = fit_ridge_skip(network, train, val if val_size else None)
         set_backend(network, c["backend"])
         keep = KeepBestWeights()
         callbacks: list[Any] = [keep]
@@ -688,6 +703,8 @@ class NeuralForecaster(BaseForecaster):
         network.cpu().eval()
         self.history_ = {"epochs": epochs_run, "best_epoch": keep.best_epoch,
                          "val_loss": list(keep.val_history), "val_size": val_size}
+        if skip_report is not None:
+            self.history_["linear_skip"] = skip_report
 
     # ----------------------------------------------------------- prediction
     def _forecast(self, h: int, X: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -72,9 +72,14 @@ static_features : pandas.DataFrame or None, default=None
 id_embedding : int, default=0
     Width of a learned embedding of each series' id, given to the network with its
     input; 0 disables it. Not with ``channel_mixing=True``.
-linear_skip : bool, default=True
-    Add a linear map from the normalised window to the horizon, shared by all series:
-    a strong linear forecast that the backbone corrects.
+linear_skip : {{"ridge", "learned"}}, bool or None, default="ridge"
+    Add a linear map from the (instance-normalised) window to the horizon, shared by
+    all series: a strong linear forecast that the backbone corrects. ``"ridge"`` (True
+    means the same): solved in closed form by ridge least squares on the training
+    windows before training (the ridge strength chosen on the validation windows), then
+    kept fixed while the backbone and heads, which start at zero, learn the residual;
+    the chosen strength is in ``history_["linear_skip"]``. ``"learned"``: starts at
+    zero and is trained by the optimiser with everything else. False or None: no skip.
 max_epochs : int, default=20
     Upper limit of training epochs (one epoch visits every training window once).
 batch_size : int, default=64

@@ -1,0 +1,113 @@
+"""Closed-form start for the network's linear skip: weighted ridge least squares.
+
+The skip maps the RevIN-normalised window z (L values per channel) to the horizon
+(H values) and is shared by the channels. With the backbone's heads starting at zero,
+the untrained network forecasts ``(skip(z) * std + mean)``, so the skip that minimises
+the training loss on its own is a least-squares problem with one row per (window,
+channel)::
+
+    minimise  sum_w std_w^2 * || [z_w, 1] beta - (y_w - mean_w) / std_w ||^2
+              + lam * s * ||beta[:L]||^2
+
+The weights ``std_w^2`` make it the mean squared error in the estimator's units (the
+training loss), not in normalised units; ``s`` (the mean diagonal of the Gram matrix)
+makes ``lam`` scale-free. Both sides accumulate in float64 over batches of windows, so
+memory is O(L^2 + L H) whatever the number of windows. ``lam`` is chosen among
+:data:`RIDGES` by the same weighted error on the validation windows, computed from
+their own Gram matrix without forming a forecast.
+
+Linear models of this kind on normalised windows are strong long-horizon baselines
+(DLinear, RLinear); starting from the best of them leaves the backbone only the
+residual to learn.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tsssm.data.windows import WindowDataset, collate_windows
+
+__all__ = ["RIDGES", "fit_ridge_skip"]
+
+#: Ridge strengths tried (relative to the mean diagonal of the Gram matrix).
+RIDGES = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+#: Used when there are no validation windows to choose with.
+DEFAULT_RIDGE = 1e-3
+
+
+def _moments(network: torch.nn.Module, data: WindowDataset,
+             batch_size: int) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """Weighted Gram (L+1, L+1), cross moment (L+1, H), sum w y^2 and the row count."""
+    L = network.lookback
+    gram = torch.zeros(L + 1, L + 1, dtype=torch.float64)
+    cross = torch.zeros(L + 1, network.horizon, dtype=torch.float64)
+    yy, rows = 0.0, 0
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False,
+                                         collate_fn=collate_windows)
+    for batch in loader:
+        z = network.revin.normalize(batch["past_y"].float()).double()  # (B, L, C)
+        mean = network.revin.mean.double()  # (B, 1, C)
+        std = network.revin.stdev.double()
+        target = (batch["future_y"].double() - mean) / std  # (B, H, C)
+        x = torch.cat([z.transpose(1, 2), torch.ones_like(z[:, :1].transpose(1, 2))],
+                      dim=-1).reshape(-1, L + 1)  # (B * C, L + 1)
+        t = target.transpose(1, 2).reshape(x.shape[0], -1)  # (B * C, H)
+        w = (std ** 2).transpose(1, 2).reshape(-1, 1)  # (B * C, 1)
+        gram += x.T @ (w * x)
+        cross += x.T @ (w * t)
+        yy += float((w * t ** 2).sum())
+        rows += x.shape[0]
+    return gram, cross, yy, rows
+
+
+def _solve(gram: torch.Tensor, cross: torch.Tensor, lam: float) -> torch.Tensor:
+    L = gram.shape[0] - 1
+    scale = float(gram.diagonal()[:L].mean()) or 1.0
+    penalty = torch.zeros_like(gram)
+    penalty.diagonal()[:L] = lam * scale  # the intercept is not penalised
+    return torch.linalg.lstsq(gram + penalty, cross).solution  # (L + 1, H)
+
+
+def _weighted_mse(beta: torch.Tensor, gram: torch.Tensor, cross: torch.Tensor, yy: float,
+                  n: int) -> float:
+    """Mean of w (x beta - t)^2 over rows and steps, from the moments alone."""
+    sse = (beta * (gram @ beta)).sum() - 2 * (beta * cross).sum() + yy
+    return float(sse) / (n * beta.shape[1])
+
+
+@torch.no_grad()
+def fit_ridge_skip(network: torch.nn.Module, train: WindowDataset,
+                   val: WindowDataset | None = None, ridges: tuple[float, ...] = RIDGES,
+                   batch_size: int = 2048) -> dict:
+    """Set ``network.skip`` to the weighted ridge solution on the training windows.
+
+    Parameters
+    ----------
+    network : ForecastNetwork
+        Its ``skip`` (``nn.Linear(L, H)``) is overwritten; its ``revin`` normalises.
+    train, val : WindowDataset
+        Training windows (the fit) and validation windows (the choice of ``lam``).
+    ridges : tuple of float
+        Relative ridge strengths tried when ``val`` is given.
+
+    Returns
+    -------
+    dict with the chosen ``ridge``, its ``train_mse`` and, with validation windows,
+    ``val_mse`` of every ridge tried (weighted MSE in the estimator's units).
+    """
+    gram, cross, yy, n = _moments(network, train, batch_size)
+    report: dict = {}
+    if val is not None and len(val):
+        g_va, c_va, yy_va, n_va = _moments(network, val, batch_size)
+        scores = {lam: _weighted_mse(_solve(gram, cross, lam), g_va, c_va, yy_va, n_va)
+                  for lam in ridges}
+        lam = min(scores, key=scores.get)
+        report["val_mse"] = {str(k): v for k, v in scores.items()}
+    else:
+        lam = DEFAULT_RIDGE
+    beta = _solve(gram, cross, lam)
+    skip = network.skip
+    skip.weight.copy_(beta[:-1].T.to(skip.weight))
+    skip.bias.copy_(beta[-1].to(skip.bias))
+    report.update(ridge=lam, train_mse=_weighted_mse(beta, gram, cross, yy, n))
+    return report
