@@ -24,6 +24,11 @@ Everything goes through the public API:
   decomposition, one linear map per component from lookback to horizon, shared by
   the channels, solved by ridge least squares on the training windows (ridge chosen
   on the validation windows); evaluated on the same test windows in NumPy.
+* the normalised linear anchor (RLinear-style, :class:`RLinearLS`): each window
+  standardised by its own mean and std, one linear map lookback -> horizon shared by
+  the channels, solved by the same std^2-weighted ridge least squares as the neural
+  forecasters' ``linear_skip="ridge"`` (ridge chosen on validation). It is the neural
+  models' starting point, so "SSM minus rlinear" is what the backbone adds.
 
 Examples
 --------
@@ -66,7 +71,7 @@ from tsssm.datasets import load_ett  # noqa: E402
 
 NEURAL = {"s4": "S4Forecaster", "s5": "S5Forecaster", "mamba": "MambaForecaster",
           "hybrid": "HybridForecaster"}
-CLASSICAL = ("seasonal_naive", "linear", "arima", "auto_arima")
+CLASSICAL = ("seasonal_naive", "linear", "rlinear", "arima", "auto_arima")
 TARGET = "OT"
 
 #: Published ETTh1 numbers (MSE, MAE) the issue asks us to beat.
@@ -157,6 +162,46 @@ class DLinearLS:
     def predict_windows(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Forecasts (W, C, H) from the ``lookback`` rows before each origin."""
         return self._features(y, origins) @ self.coef_
+
+
+class RLinearLS(DLinearLS):
+    """Linear anchor on instance-normalised windows (RLinear-style), least squares.
+
+    Each window x (L,) is standardised by its own mean m and s = sqrt(var + 1e-5) (the
+    neural models' RevIN); the forecast is ``m + s * ([z, 1] @ W)``. W minimises the
+    squared error in data units, i.e. the std^2-weighted error in normalised units, with
+    a ridge of ``ridge`` times the mean diagonal of the Gram matrix, as in
+    ``tsssm.forecasters.neural._ridge_skip``.
+    """
+
+    def _normalised(self, y: np.ndarray, origins: np.ndarray):
+        idx = origins[:, None] + np.arange(-self.lookback, 0)  # (W, L)
+        x = np.moveaxis(y[idx], 2, 1)  # (W, C, L)
+        m = x.mean(-1, keepdims=True)
+        sd = np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+        z = np.concatenate([(x - m) / sd, np.ones_like(m)], axis=-1)  # (W, C, L + 1)
+        return z, m, sd
+
+    def fit(self, y: np.ndarray, end: int | None = None) -> RLinearLS:
+        end = len(y) if end is None else end
+        origins = np.arange(self.lookback, end - self.horizon + 1)
+        z, m, sd = self._normalised(y, origins)
+        tidx = origins[:, None] + np.arange(self.horizon)
+        t = (np.moveaxis(y[tidx], 2, 1) - m) / sd  # (W, C, H)
+        X, T, w = z.reshape(-1, self.lookback + 1), t.reshape(-1, self.horizon), \
+            (sd ** 2).reshape(-1, 1)
+        gram = X.T @ (w * X)
+        reg = np.zeros_like(gram)
+        reg[np.arange(self.lookback), np.arange(self.lookback)] = \
+            self.ridge * gram.diagonal()[:self.lookback].mean()
+        # The z columns sum to zero (each window is centred), so without a ridge the
+        # Gram matrix is singular: lstsq returns the minimum-norm solution.
+        self.coef_ = np.linalg.lstsq(gram + reg, X.T @ (w * T), rcond=None)[0]
+        return self
+
+    def predict_windows(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        z, m, sd = self._normalised(y, origins)
+        return m + sd * (z @ self.coef_)  # (W, C, H)
 
 
 def _window_errors(model: DLinearLS, y: np.ndarray, origins: np.ndarray,
@@ -256,6 +301,8 @@ def neural_estimator(model: str, H: int, L: int, seed: int, hp: dict[str, Any],
         max_epochs=hp["epochs"], batch_size=hp["batch_size"], patch_len=hp["patch_len"],
         patch_stride=hp["patch_stride"], weight_decay=hp["weight_decay"],
         early_stopping_patience=hp["patience"], calendar=hp["calendar"],
+        linear_skip=None if hp.get("linear_skip", "ridge") == "none"
+        else hp.get("linear_skip", "ridge"),
         val_size=hp["val_size"], random_state=seed, accelerator=hp["accelerator"],
         precision=hp["precision"], verbose=False,
         trainer_kwargs={"callbacks": callbacks, "enable_progress_bar": False,
@@ -315,16 +362,16 @@ def run_backtest_classical(est: Any, name: str, y: pd.DataFrame | pd.Series, b: 
 
 
 def run_linear(y: pd.DataFrame, b: Borders, H: int, L: int,
-               ridges: list[float]) -> dict[str, Any]:
+               ridges: list[float], cls: type = DLinearLS) -> dict[str, Any]:
     arr = y.iloc[:b.test_end].to_numpy(dtype=np.float64)
     tried = []
     val_origins = np.arange(b.train_end, b.val_end - H + 1)
     for r in ridges:
-        m = DLinearLS(L, H, ridge=r).fit(arr, end=b.train_end)
+        m = cls(L, H, ridge=r).fit(arr, end=b.train_end)
         v = _window_errors(m, arr, val_origins)
         tried.append({"ridge": r, "val_mse": v["mse"], "val_mae": v["mae"]})
     best = min(tried, key=lambda t: t["val_mse"])
-    m = DLinearLS(L, H, ridge=best["ridge"]).fit(arr, end=b.train_end)
+    m = cls(L, H, ridge=best["ridge"]).fit(arr, end=b.train_end)
     test = _window_errors(m, arr, np.arange(b.val_end, b.test_end - H + 1))
     return {"configs": tried, "chosen": best, "test": test}
 
@@ -407,12 +454,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--patch-len", type=_list(int), default=[0], help="0: no patching")
     p.add_argument("--patch-stride", type=int, default=0, help="0: = patch_len")
+    p.add_argument("--linear-skip", type=_list(str), default=["ridge"],
+                   help="the estimators' linear_skip: ridge, learned or none")
     p.add_argument("--no-calendar", action="store_true")
     p.add_argument("--limit-batches", type=int, default=0,
                    help="smoke tests only: train/validate on this many batches per epoch")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--precision", default="32-true")
-    p.add_argument("--ridge", type=_list(float), default=[0.0, 1e-4, 1e-3, 1e-2, 1e-1])
+    p.add_argument("--ridge", type=_list(float), default=[],
+                   help="ridge grid of the linear anchors (default: each one's own)")
     p.add_argument("--arima-order", default="2,0,1", help="p,d,q of ARIMA")
     p.add_argument("--arima-seasonal", default="0,1,1,24", help="P,D,Q,s of ARIMA")
     p.add_argument("--time-budget", type=float, default=None,
@@ -470,10 +520,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.model in NEURAL:
             grid = [dict(d_model=d, n_layers=n, d_state=s, dropout=do, lr=lr,
                          patch_len=pl or None,
-                         patch_stride=(args.patch_stride or None) if pl else None)
-                    for d, n, s, do, lr, pl in itertools.product(
+                         patch_stride=(args.patch_stride or None) if pl else None,
+                         linear_skip=sk)
+                    for d, n, s, do, lr, pl, sk in itertools.product(
                         args.d_model, args.n_layers, args.d_state, args.dropout, args.lr,
-                        args.patch_len)]
+                        args.patch_len, args.linear_skip)]
             common = dict(epochs=args.epochs, batch_size=args.batch_size,
                           weight_decay=args.weight_decay, patience=args.patience,
                           calendar=not args.no_calendar, val_size=b.val_end - b.train_end,
@@ -512,8 +563,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             run = run_backtest_classical(tsssm.SeasonalNaive(24), "SeasonalNaive", y, b, H)
             entry["runs"].append(run)
             entry["summary"] = _summarise([run])
-        elif args.model == "linear":
-            lin = run_linear(y, b, H, L, args.ridge)
+        elif args.model in ("linear", "rlinear"):
+            if args.model == "rlinear":
+                lin = run_linear(y, b, H, L, args.ridge or [1e-5, 1e-4, 1e-3, 1e-2, 0.1,
+                                                            1.0, 10.0], RLinearLS)
+            else:
+                lin = run_linear(y, b, H, L, args.ridge or [0.0, 1e-4, 1e-3, 1e-2, 1e-1])
             entry["configs"] = lin["configs"]
             entry["chosen"] = lin["chosen"]
             run = {**lin["test"], "val_mse": lin["chosen"]["val_mse"],

@@ -146,6 +146,30 @@ def test_dlinear_least_squares_matches_numpy_reference():
     np.testing.assert_allclose(got[0, 0], expected, rtol=1e-6, atol=1e-8)
 
 
+def test_rlinear_least_squares_minimises_error_in_data_units():
+    """RLinear-style anchor: its std^2-weighted normalised solve is the plain least-squares
+    fit of m + s * ([z, 1] @ W) to the data, solved here directly in data units."""
+    rng = np.random.default_rng(2)
+    T, C, L, H = 260, 2, 16, 5
+    y = np.cumsum(rng.standard_normal((T, C)), axis=0) * np.array([1.0, 7.0])
+    model = ltsf.RLinearLS(lookback=L, horizon=H, ridge=0.0).fit(y)
+    rows, targets = [], []
+    for c in range(C):
+        for t in range(L, T - H + 1):
+            x = y[t - L:t, c]
+            m, s = x.mean(), np.sqrt(x.var() + 1e-5)
+            rows.append(s * np.append((x - m) / s, 1.0))
+            targets.append(y[t:t + H, c] - m)
+    coef = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
+    # (centred windows make the z columns collinear: compare fits, not coefficients)
+    t = 100
+    x = y[t - L:t, 1]
+    m, s = x.mean(), np.sqrt(x.var() + 1e-5)
+    expected = m + s * (np.append((x - m) / s, 1.0) @ coef)
+    np.testing.assert_allclose(model.predict_windows(y, np.array([t]))[0, 1], expected,
+                               rtol=1e-6, atol=1e-6)
+
+
 def test_summary_mean_std():
     s = ltsf.mean_std([0.5, 0.7, 0.6])
     assert s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(np.std([.5, .7, .6]))
