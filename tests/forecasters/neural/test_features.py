@@ -35,6 +35,21 @@ def test_calendar_kinds_follow_the_frequency(freq, expected):
     assert calendar_kinds(axis(freq)) == expected
 
 
+@pytest.mark.parametrize(("freq", "n_steps", "expected"), [
+    ("h", 24 * 7 * 2, ("hour_of_day", "day_of_week")),  # two weeks: both cycles twice
+    ("h", 24 * 7 * 2 - 1, ("hour_of_day",)),  # a step short of two weeks
+    ("h", 24 * 30 * 16, ("hour_of_day", "day_of_week")),  # ETTh1's 16 training months
+    ("h", 24 * 731, ("hour_of_day", "day_of_week", "month_of_year")),  # two years
+    ("h", 47, ()),
+    ("D", 61, ("day_of_week", "day_of_month")),
+    ("MS", 23, ()),
+    ("MS", 24, ("month_of_year",)),
+])
+def test_calendar_kinds_need_two_cycles_of_data(freq, n_steps, expected):
+    """A feature whose cycle the data cover less than twice could only be memorised."""
+    assert calendar_kinds(axis(freq), n_steps) == expected
+
+
 def test_calendar_kinds_of_periods_and_integers():
     monthly = pd.period_range("2020-01", periods=3, freq="M")
     assert calendar_kinds(TimeAxis("period", monthly.freq)) == ("month_of_year",)

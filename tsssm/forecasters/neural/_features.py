@@ -36,14 +36,29 @@ CALENDAR_PERIODS = {
 
 _HOUR = 3600.0
 _DAY = 24 * _HOUR
+#: Length of one cycle of each feature in seconds (a month of days and a year on average).
+_CYCLE_SECONDS = {
+    "minute_of_hour": _HOUR,
+    "hour_of_day": _DAY,
+    "day_of_week": 7 * _DAY,
+    "day_of_month": 30.44 * _DAY,
+    "day_of_year": 365.25 * _DAY,
+    "month_of_year": 365.25 * _DAY,
+}
+#: A feature is generated only when the data cover at least this many of its cycles.
+MIN_CYCLES = 2
 
 
-def calendar_kinds(axis: TimeAxis) -> tuple[str, ...]:
+def calendar_kinds(axis: TimeAxis, n_steps: int | None = None) -> tuple[str, ...]:
     """The calendar features worth generating at the frequency of ``axis``.
 
     Cycles longer than one step and shorter than a few years: a feature that is
     constant between steps (hour of day for daily data) carries nothing, and one that
-    cycles within a step (minute of hour for hourly data) is aliased.
+    cycles within a step (minute of hour for hourly data) is aliased. With ``n_steps``
+    (the length of the longest training series), a feature whose cycle the data do not
+    cover at least :data:`MIN_CYCLES` times is left out too: with 16 months of hourly
+    data the network would see each month of the year once or twice and could only
+    memorise it, and forecasts for months seen once would rest on that memory.
 
     ===================  ======================================================
     step                 features
@@ -60,16 +75,21 @@ def calendar_kinds(axis: TimeAxis) -> tuple[str, ...]:
         return ()
     step = _step_seconds(axis)
     if step < _HOUR:
-        return ("minute_of_hour", "hour_of_day", "day_of_week")
-    if step < _DAY:
-        return ("hour_of_day", "day_of_week", "month_of_year")
-    if step < 7 * _DAY:
-        return ("day_of_week", "day_of_month", "day_of_year")
-    if step < 28 * _DAY:
-        return ("day_of_year",)
-    if step < 360 * _DAY:
-        return ("month_of_year",)
-    return ()
+        kinds: tuple[str, ...] = ("minute_of_hour", "hour_of_day", "day_of_week")
+    elif step < _DAY:
+        kinds = ("hour_of_day", "day_of_week", "month_of_year")
+    elif step < 7 * _DAY:
+        kinds = ("day_of_week", "day_of_month", "day_of_year")
+    elif step < 28 * _DAY:
+        kinds = ("day_of_year",)
+    elif step < 360 * _DAY:
+        kinds = ("month_of_year",)
+    else:
+        kinds = ()
+    if n_steps is not None:
+        span = n_steps * step
+        kinds = tuple(k for k in kinds if span >= MIN_CYCLES * _CYCLE_SECONDS[k])
+    return kinds
 
 
 def _step_seconds(axis: TimeAxis) -> float:

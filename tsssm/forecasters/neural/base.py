@@ -498,7 +498,8 @@ class NeuralForecaster(BaseForecaster):
         """Fitted scaling: per-series scale, exogenous statistics, calendar, statics."""
         owner = type(self).__name__
         self.scale_ = np.array([_series_scale(panel.values(i)) for i in range(panel.n_series)])
-        self.calendar_kinds_ = calendar_kinds(panel.axis) if c["calendar"] else ()
+        self.calendar_kinds_ = calendar_kinds(panel.axis, int(panel.lengths.max())) \
+            if c["calendar"] else ()
         if panel.X is not None:
             self.x_mean_, self.x_std_ = standardize_stats(panel.X)
         else:
