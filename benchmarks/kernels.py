@@ -4,6 +4,9 @@ Run on a CUDA machine from the repository root::
 
     PYTHONPATH=. python3 benchmarks/kernels.py --json out.json            # the table
     PYTHONPATH=. python3 benchmarks/kernels.py --variants --json out.json # + launch variants
+    PYTHONPATH=. python3 benchmarks/kernels.py --only selective --fwd-variants all \
+        --no-ref --out results/                            # forward variants side by side
+    python3 benchmarks/kernels.py --sass           # no GPU: registers and SASS counts, sm_90
 
 For each shape it reports forward and backward time (``triton.testing.do_bench``,
 median, on fresh random data; input sets rotate so that repeated calls do not run out of
@@ -128,6 +131,70 @@ def bench_selective(shape, dtype, fn, n_sets):
     graphs.clear()
     sets.clear()
     return fwd_ms, bwd_ms
+
+
+def bench_forward(shape, dtype, fn, n_sets):
+    """Median forward ms of ``fn`` without autograd (the forward variants' sweep)."""
+    batch, dim, L, N = shape
+    sets = [make_inputs(batch, dim, L, N, dtype, 100 + i, False) for i in range(n_sets)]
+    it = [0]
+
+    def fwd():
+        t = sets[it[0] % n_sets]
+        it[0] += 1
+        return fn(*_args(t))
+
+    ms = do_bench(fwd, warmup=25, rep=200, return_mode="median")
+    sets.clear()
+    return ms
+
+
+ANCHORS = [(8, 1536, 2048, 16), (512, 128, 512, 16), (2, 768, 16384, 16), (64, 256, 336, 64)]
+
+
+def fwd_variant_rows(variants, bw, shapes=ANCHORS):
+    """Forward time of each ``tss.FWD_VARIANTS`` entry at the anchor shapes, same inputs.
+
+    The variants run interleaved per shape (v4, v5, ..., then again in reverse order) and
+    each keeps the better of its two medians, so drift in clocks hits all of them alike.
+    """
+    rows = []
+    for shape in shapes:
+        for dtype in (torch.bfloat16, torch.float32):
+            dname = str(dtype).split(".")[-1]
+            batch, dim, L, N = shape
+            set_bytes = torch.tensor([], dtype=dtype).element_size() * (
+                3 * batch * dim * L + 2 * batch * N * L
+            )
+            n_sets = int(min(4, max(1, math.ceil(3 * L2_BYTES / set_bytes))))
+            row = {"B": batch, "D": dim, "L": L, "N": N, "dtype": dname, "n_sets": n_sets}
+            t = make_inputs(batch, dim, L, N, dtype, 1, False)
+            with torch.no_grad():
+                ref = selective_scan_ref(*_args(t))
+                for v in variants:
+                    cfg = tss.SelectiveScanConfig(fwd_variant=v)
+                    out = tss.selective_scan_triton(*_args(t), config=cfg)
+                    row[f"{v}_rel_err"] = rel_err(out, ref)
+                    row[f"{v}_nan"] = bool(torch.isnan(out).any())
+                    del out
+            del t, ref
+            times = {v: [] for v in variants}
+            for order in (variants, variants[::-1]):
+                for v in order:
+                    cfg = tss.SelectiveScanConfig(fwd_variant=v)
+                    fn = lambda *a, _c=cfg: tss.selective_scan_triton(*a, config=_c)  # noqa: E731
+                    times[v].append(bench_forward(shape, dtype, fn, n_sets))
+            for v in variants:
+                row[f"{v}_fwd_ms"] = min(times[v])
+                row[f"{v}_fwd_ms_runs"] = times[v]
+            row["floor_fwd_ms"] = floors(shape, dtype, bw)[0]
+            ref_ms = MAMBA_H100.get((*shape, dname))
+            if ref_ms:
+                row["mamba_fwd_ms"] = ref_ms[0]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            torch.cuda.empty_cache()
+    return rows
 
 
 def peak_memory(shape, dtype, fn):
@@ -376,13 +443,132 @@ def kernel_resources():
     return out
 
 
+def sass_report(shape=(8, 1536, 2048, 16), variants=None):
+    """Registers, spills and inner-loop SASS counts of the forward variants, for sm_90.
+
+    Needs no GPU: the wrapper runs on CPU tensors with the kernel launch replaced by a
+    recorder, and the recorded launch is compiled with Triton's own argument
+    specialisation for ``GPUTarget("cuda", 90, 32)``; ``cuobjdump`` (shipped with
+    Triton) gives the registers and the SASS. The inner loop is the longest backward
+    branch; its instructions per element divide by the T * NG = 16 (step, state) pairs
+    each thread handles per chunk.
+    """
+    import os
+    import re
+    import subprocess
+    import tempfile
+
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource, make_backend
+    from triton.runtime.jit import create_function_from_signature
+
+    if os.environ.get("TRITON_INTERPRET", "0") == "1":
+        raise SystemExit("--sass compiles real kernels: unset TRITON_INTERPRET")
+    target = GPUTarget("cuda", 90, 32)
+    bindir = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
+    variants = variants or list(tss.FWD_VARIANTS)
+    kernel = tss._selective_scan_fwd_kernel
+    launches = []
+
+    class Recorder:
+        def __getitem__(self, grid):
+            return lambda *a, **kw: launches.append((a, kw))
+
+    def compile_sm90(args, kw):
+        backend = make_backend(target)
+        binder = create_function_from_signature(kernel.signature, kernel.params, backend)
+        bound, spec, options = binder(*args, **kw)
+        options, sig, constexprs, attrs = kernel._pack_args(backend, kw, bound, spec, options)
+        return triton.compile(ASTSource(kernel, sig, constexprs, attrs), target=target,
+                              options=options.__dict__)  # fmt: skip
+
+    def inner_loop(sass):
+        ins = [
+            (int(m.group(1), 16), m.group(2).strip())
+            for m in re.finditer(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)
+        ]
+        best = []
+        for addr, text in ins:
+            m = re.search(r"\bBRA\s+0x([0-9a-f]+)", text)
+            if m and int(m.group(1), 16) < addr:
+                body = [t for a, t in ins if int(m.group(1), 16) <= a <= addr]
+                best = max(best, body, key=len)
+        return best
+
+    saved = (tss._selective_scan_fwd_kernel, tss._check_device, tss._num_sms)
+    rows = []
+    batch, dim, L, N = shape
+    small = (batch, min(dim, 64), min(L, 64), N)  # the compiled code does not depend on sizes
+    try:
+        tss._selective_scan_fwd_kernel = Recorder()
+        tss._check_device = lambda t: None
+        tss._num_sms = lambda d: 132
+        for dtype in (torch.bfloat16, torch.float32):
+            g = torch.Generator().manual_seed(0)
+            b, d, ln, n = small
+            t = {k: torch.randn(*sh, generator=g).to(dt) for k, sh, dt in (
+                ("u", (b, d, ln), dtype), ("delta", (b, d, ln), dtype),
+                ("A", (d, n), torch.float32), ("B", (b, n, ln), dtype),
+                ("C", (b, n, ln), dtype), ("D", (d,), torch.float32),
+                ("z", (b, d, ln), dtype), ("delta_bias", (d,), torch.float32))}  # fmt: skip
+            for v in variants:
+                launches.clear()
+                cfg = tss.SelectiveScanConfig(fwd_variant=v)
+                with torch.no_grad():
+                    tss.selective_scan_triton(*_args(t), config=cfg)
+                k = compile_sm90(*launches[-1])
+                with tempfile.TemporaryDirectory() as tmp:
+                    cubin = os.path.join(tmp, "k.cubin")
+                    with open(cubin, "wb") as f:
+                        f.write(k.asm["cubin"])
+                    res, sass = (
+                        subprocess.run(
+                            [os.path.join(bindir, "cuobjdump"), flag, cubin],
+                            capture_output=True, text=True, check=True,
+                        ).stdout
+                        for flag in ("-res-usage", "-sass")
+                    )  # fmt: skip
+                body = inner_loop(sass)
+                regs = int(re.search(r"REG:(\d+)", res).group(1))
+                local = int(re.search(r"LOCAL:(\d+)", res).group(1))
+                row = {"variant": v, "dtype": str(dtype).split(".")[-1], "regs": regs,
+                       "local_bytes": local, "loop_instr": len(body),
+                       "instr_per_elem": len(body) / 16}  # fmt: skip
+                for op in ("MUFU", "SHFL", "BAR", "LDG", "STG", "LDS", "STS", "STSM", "CCTL"):
+                    row[op] = sum(1 for x in body if re.search(r"(^|\s)" + op + r"\b", x))
+                row["warps_per_sm"] = 65536 // (32 * (-(-regs // 8) * 8))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    finally:
+        tss._selective_scan_fwd_kernel, tss._check_device, tss._num_sms = saved
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", default=None, help="write all numbers to this file")
     p.add_argument("--variants", action="store_true", help="also time launch variants")
     p.add_argument("--no-ref", dest="ref", action="store_false", help="skip the PyTorch path")
     p.add_argument("--only", choices=("selective", "linear", "s4d"), default=None)
+    p.add_argument(
+        "--fwd-variants",
+        default=None,
+        help="comma-separated keys of tss.FWD_VARIANTS (or 'all'): time only their forward "
+        "at the anchor shapes, interleaved (with --only selective)",
+    )
+    p.add_argument("--out", default=None, help="directory for the JSON (a file name is chosen)")
+    p.add_argument(
+        "--sass",
+        action="store_true",
+        help="no GPU needed: compile the forward variants for sm_90 and count their SASS",
+    )
     args = p.parse_args(argv)
+    if args.sass:
+        result = {"sass_sm90": sass_report(), "triton": triton.__version__}
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=1)
+        return
     dev = torch.cuda.get_device_properties(0)
     info = {
         "device": dev.name,
@@ -398,7 +584,12 @@ def main(argv=None):
     info["copy_GBps"] = bw / 1e9
     print(json.dumps(info), flush=True)
     result = {"info": info}
-    if args.only in (None, "selective"):
+    if args.fwd_variants:
+        names = args.fwd_variants.split(",")
+        if names == ["all"]:
+            names = list(tss.FWD_VARIANTS)
+        result["fwd_variants"] = fwd_variant_rows(names, bw)
+    elif args.only in (None, "selective"):
         result["selective_scan"] = selective_rows(args, bw)
     if args.only in (None, "linear"):
         result["linear_scan"] = linear_rows(bw)
@@ -409,9 +600,18 @@ def main(argv=None):
         result["kernels"] = kernel_resources()
     except Exception as err:  # diagnostics only
         result["kernels"] = repr(err)
-    if args.json:
-        with open(args.json, "w") as f:
+    paths = [args.json] if args.json else []
+    if args.out:
+        import os
+
+        os.makedirs(args.out, exist_ok=True)
+        tag = "fwd_variants" if args.fwd_variants else (args.only or "all")
+        stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+        paths.append(os.path.join(args.out, f"kernels_{tag}_{stamp}.json"))
+    for path in paths:
+        with open(path, "w") as f:
             json.dump(result, f, indent=1)
+        print(f"wrote {path}", flush=True)
     print_table(result)
 
 
@@ -430,6 +630,15 @@ def print_table(result):
             f"({100 * r['fwd_roofline_frac']:.0f}% of its traffic at copy bw), "
             f"bwd {r['bwd_ms']:.3f} ms, fused floor {r['fused_floor_ms']:.3f} ms; Triton "
             f"{r['triton_fwd_ms']:.3f} / {r['triton_bwd_ms']:.3f} ms"
+        )
+    for r in result.get("fwd_variants", []):
+        names = [k[: -len("_fwd_ms")] for k in r if k.endswith("_fwd_ms") and k != "floor_fwd_ms"]
+        names = [n for n in names if n != "mamba"]
+        cells = "  ".join(f"{n} {r[n + '_fwd_ms']:.3f}" for n in names)
+        print(
+            f"fwd {r['B']} {r['D']} {r['L']} {r['N']} {r['dtype']}: {cells}  "
+            f"(mamba {r.get('mamba_fwd_ms', float('nan')):.3f}, floor {r['floor_fwd_ms']:.3f}) "
+            f"max err {max(r[n + '_rel_err'] for n in names):.1e}"
         )
     if "selective_scan" not in result:
         return

@@ -242,6 +242,91 @@ def test_torch_compile_with_graph_breaks():
     assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
 
 
+# ------------------------------------------------- forward load-pipeline variants (v5)
+# They change only the forward's loads (z with u/delta, two chunks ahead, B/C two chunks
+# ahead, L2 prefetch, which the interpreter skips); the backward is v4's, and checking
+# the gradients checks the states the forward saves for it.
+V5 = [v for v in tss.FWD_VARIANTS if v != "v4"]
+
+
+def variant_config(variant, base=SMALL, **over):
+    return tss.SelectiveScanConfig(**{**base.__dict__, "fwd_variant": variant, **over})
+
+
+@pytest.mark.parametrize("variant", V5)
+@pytest.mark.parametrize(
+    "D, z, bias, softplus, last",
+    [
+        (False,) * 5,
+        (True,) * 5,
+        (False, True, False, True, False),
+        (True, False, True, False, True),
+        (True, True, False, False, True),
+        (False, False, True, True, False),
+    ],
+)
+def test_forward_variants_optional_inputs(variant, D, z, bias, softplus, last):
+    t = make_inputs(1, 3, 9, 3, torch.float32, D=D, z=z, bias=bias, softplus=softplus, seed=8)
+    check_against_loop(t, torch.float32, softplus, last, variant_config(variant))
+
+
+@pytest.mark.parametrize("variant", ["v5z", "v5", "v5bc"])  # v5l2 is v5 in the interpreter
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_forward_variants_dtypes_default_launch(variant, dtype):
+    # N = 16 with the default settings; 13 steps: a partial last chunk.
+    cfg = tss.SelectiveScanConfig(fwd_variant=variant)
+    t = make_inputs(2, 5, 13, 16, dtype, seed=1)
+    check_against_loop(t, dtype, True, True, cfg)
+
+
+@pytest.mark.parametrize("variant", ["v5", "v5bc"])
+def test_forward_variants_time_splits(variant):
+    # The preparatory pass and the main pass both run the deeper pipeline; splits of
+    # one segment (two chunks) end before the loads two chunks ahead do.
+    cfg = variant_config(variant, splits=3, bwd_splits=2)
+    t = make_inputs(2, 3, 30, 3, torch.float32, seed=2)
+    check_against_loop(t, torch.float32, True, True, cfg)
+    cfg = variant_config(variant, seg_len=4, splits=3, bwd_splits=1)
+    t = make_inputs(1, 3, 10, 3, torch.float32, seed=9)
+    check_against_loop(t, torch.float32, True, True, cfg)
+
+
+@pytest.mark.parametrize("variant", ["v5", "v5bc"])
+@pytest.mark.parametrize("L", [1, 4, 6])
+def test_forward_variants_short_sequences(variant, L):
+    # Fewer steps than the pipeline is deep: every load ahead is past the end.
+    t = make_inputs(1, 3, L, 3, torch.float32, seed=10 + L)
+    check_against_loop(t, torch.float32, True, True, variant_config(variant))
+
+
+def test_module_level_forward_variant(monkeypatch):
+    # config=None and configs without fwd_variant follow tss.FWD_VARIANT.
+    seen = []
+    kernel = tss._selective_scan_fwd_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*args, **kw):
+                seen.append(kw["XDEPTH"])
+                return kernel[grid](*args, **kw)
+
+            return launch
+
+    monkeypatch.setattr(tss, "_selective_scan_fwd_kernel", Spy())
+    monkeypatch.setattr(tss, "FWD_VARIANT", "v5")
+    t = make_inputs(1, 3, 9, 3, torch.float32, seed=7)
+    args = [t[k] for k in NAMES]
+    with torch.no_grad():
+        out = tss.selective_scan_triton(*args, True)
+        tss.selective_scan_triton(*args, True, config=variant_config("v4"))
+    # one launch at the default settings (one segment), then prep + main with SMALL
+    assert seen == [2, 1, 1]
+    assert_close(out, selective_scan_loop(*args, True)[0], torch.float32, "out")
+    monkeypatch.setattr(tss, "FWD_VARIANT", "v6")
+    with pytest.raises(ValueError, match="unknown forward variant"):
+        tss.selective_scan_triton(*args, True)
+
+
 # ----------------------------------------------------------------- real sizes, GPU only
 @pytest.mark.gpu
 @pytest.mark.skipif(not ON_GPU, reason="needs a CUDA device")

@@ -76,6 +76,10 @@ class SelectiveScanConfig:
         from the shapes and the number of multiprocessors. Each split but one costs an
         extra pass over its steps, so splitting pays only when batch * channels is too
         small to fill the GPU.
+    fwd_variant : str or None
+        Load pipeline of the forward kernel, a key of ``FWD_VARIANTS``; ``None`` uses the
+        module-level ``FWD_VARIANT`` (``"v4"`` unless ``TSSSM_SS_FWD_VARIANT`` says
+        otherwise).
 
     Examples
     --------
@@ -94,6 +98,7 @@ class SelectiveScanConfig:
     seg_len: int = 64
     splits: int = 0
     bwd_splits: int = 0
+    fwd_variant: str | None = None
 
 
 # Warps a multiprocessor holds at once, limited by registers (65536 per SM): the
@@ -102,6 +107,20 @@ _FWD_WARPS_PER_SM = 16
 _BWD_WARPS_PER_SM = 12
 # Both kernels unroll chunks of this many steps (the per-step tensors are named values).
 _CHUNK = 4
+
+#: Load pipelines of the forward kernel (benchmarks/KERNEL_NOTES.md, v4 and v5):
+#: ZPF loads z with u and delta instead of in its own chunk, XDEPTH / BCDEPTH are how
+#: many chunks ahead u, delta (and z) / B and C are loaded, L2PF > 0 prefetches the
+#: u/delta/z lines that many chunks ahead into L2 (GPU only; ignored by the interpreter).
+FWD_VARIANTS = {
+    "v4": dict(ZPF=False, XDEPTH=1, BCDEPTH=1, L2PF=0),
+    "v5z": dict(ZPF=True, XDEPTH=1, BCDEPTH=1, L2PF=0),
+    "v5": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=0),
+    "v5bc": dict(ZPF=True, XDEPTH=2, BCDEPTH=2, L2PF=0),
+    "v5l2": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=8),
+}
+#: The forward variant used when the config does not name one.
+FWD_VARIANT = os.environ.get("TSSSM_SS_FWD_VARIANT", "v4")
 
 
 def _interpreting() -> bool:
@@ -172,6 +191,21 @@ def _load4(ptrs, STRIDE: tl.constexpr):
 
 
 @triton.jit
+def _prefetch_l2(ptrs, mask):
+    # Ask L2 for the lines holding ``ptrs`` (PTX prefetch.global.L2, no register result
+    # to wait for); masked-off lanes issue nothing. GPU only: the interpreter cannot run
+    # inline assembly, so the wrapper never enables this there.
+    tl.inline_asm_elementwise(
+        "{ .reg .pred p; setp.ne.b32 p, $2, 0; @p prefetch.global.L2 [$1]; mov.u32 $0, 0; }",
+        "=r,l,r",
+        [ptrs, mask.to(tl.int32)],
+        dtype=tl.int32,
+        is_pure=False,
+        pack=1,
+    )
+
+
+@triton.jit
 def _step(h, A2, dt_r, dtu_r, sel, B_k):
     # h_k = exp(dt_k A) h_{k-1} + dt_k u_k B_k for this thread's states.
     return tl.exp2(_col(dt_r, sel)[:, None] * A2) * h + _col(dtu_r, sel)[:, None] * B_k
@@ -232,6 +266,10 @@ def _selective_scan_fwd_kernel(
     BLOCK_N: tl.constexpr,
     T: tl.constexpr,
     SEG_CHUNKS: tl.constexpr,
+    ZPF: tl.constexpr = False,
+    XDEPTH: tl.constexpr = 1,
+    BCDEPTH: tl.constexpr = 1,
+    L2PF: tl.constexpr = 0,
 ):
     """Forward over one (batch row, channel block, time split).
 
@@ -240,8 +278,15 @@ def _selective_scan_fwd_kernel(
     from a zero state and writes its end state (``hend``) and its sum of dt
     (``dtsum``); the main launch then starts split s from the state obtained by
     chaining the earlier splits: h <- exp(A sum(dt_j)) h + hend_j, for j < s.
+
+    Load pipeline (see ``FWD_VARIANTS``): u and delta (and z with ``ZPF``) are loaded
+    ``XDEPTH`` chunks ahead of their use, B and C ``BCDEPTH`` chunks ahead, and with
+    ``L2PF > 0`` the u/delta/z lines ``L2PF`` chunks ahead are prefetched into L2.
+    ``XDEPTH = BCDEPTH = 1``, no ``ZPF`` and no ``L2PF`` is v4 (z loaded in its own chunk).
     """
     tl.static_assert(T == 4, "the kernels unroll chunks of exactly 4 steps")
+    tl.static_assert((XDEPTH - 1) * (XDEPTH - 2) == 0, "u/delta/z prefetch depth is 1 or 2")
+    tl.static_assert((BCDEPTH - 1) * (BCDEPTH - 2) == 0, "B/C prefetch depth is 1 or 2")
     BR: tl.constexpr = BLOCK_D * G
     pid = tl.program_id(0)
     # Channel blocks vary fastest, so the programs of one batch row and split run
@@ -303,16 +348,38 @@ def _selective_scan_fwd_kernel(
     dts = tl.zeros((BLOCK_D,), dtype=tl.float32)
 
     # Software pipelining: the inputs of chunk c + 1 (the delta and u tiles, and the four
-    # steps of B and C) are loaded while chunk c computes. Loads of B and C that run one
-    # chunk past the end stay inside the padded buffers (the wrapper adds a chunk).
+    # steps of B and C) are loaded while chunk c computes (v4); the v5 variants load
+    # further ahead (the *_n2 values hold chunk c + 2). Loads of B and C that run past
+    # the end stay inside the padded buffers (the wrapper adds BCDEPTH chunks).
+    # ZPF (set by the wrapper only with z and not in PREP): z travels with u and delta
+    # (v5); otherwise it is loaded in its own chunk.
     t = c_lo * T + offs_t
     m_dl = mask_d[:, None] & (t < L)[None, :]
     u_nx = tl.load(u_row + t[None, :] * s_ul, mask=m_dl, other=0.0)
     dl_nx = tl.load(dt_row + t[None, :] * s_dl, mask=m_dl, other=0.0)
+    if ZPF:
+        z_nx = tl.load(z_row + t[None, :] * s_zl, mask=m_dl, other=0.0)
+    if XDEPTH == 2:
+        # v5 carries its prefetched tiles as float32 (Triton 3.6 otherwise lays the
+        # 16-bit tiles out so that softplus and the gate run replicated per row)
+        u_nx = u_nx.to(tl.float32)
+        dl_nx = dl_nx.to(tl.float32)
+        if ZPF:
+            z_nx = z_nx.to(tl.float32)
+        t2 = t + T
+        m2 = mask_d[:, None] & (t2 < L)[None, :]
+        u_n2 = tl.load(u_row + t2[None, :] * s_ul, mask=m2, other=0.0).to(tl.float32)
+        dl_n2 = tl.load(dt_row + t2[None, :] * s_dl, mask=m2, other=0.0).to(tl.float32)
+        if ZPF:
+            z_n2 = tl.load(z_row + t2[None, :] * s_zl, mask=m2, other=0.0).to(tl.float32)
     bc = c_lo * T * BLOCK_N
     B0n, B1n, B2n, B3n = _load4(b_row + bc, BLOCK_N)
     if not PREP:
         C0n, C1n, C2n, C3n = _load4(c_row + bc, BLOCK_N)
+    if BCDEPTH == 2:
+        B0m, B1m, B2m, B3m = _load4(b_row + bc + T * BLOCK_N, BLOCK_N)
+        if not PREP:
+            C0m, C1m, C2m, C3m = _load4(c_row + bc + T * BLOCK_N, BLOCK_N)
     for c in range(c_lo, c_hi):
         if SAVE_STATES:
             at_seg = (zero_rn + c % SEG_CHUNKS) == 0
@@ -321,17 +388,48 @@ def _selective_scan_fwd_kernel(
         m_dl = mask_d[:, None] & (t < L)[None, :]  # (BD, T)
         u = u_nx.to(tl.float32)
         raw = dl_nx.to(tl.float32)
+        if ZPF:
+            # the gate of this chunk, computed early, away from the y reduction's tail
+            zt = z_nx.to(tl.float32)
+            gate = zt * tl.sigmoid(zt)
         B0, B1, B2, B3 = B0n, B1n, B2n, B3n
-        t_nx = t + T
+        t_nx = t + XDEPTH * T
         m_nx = mask_d[:, None] & (t_nx < L)[None, :]
-        u_nx = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0)
-        dl_nx = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0)
-        bc = (c + 1) * T * BLOCK_N
-        B0n, B1n, B2n, B3n = _load4(b_row + bc, BLOCK_N)
+        if XDEPTH == 2:
+            u_nx = u_n2
+            dl_nx = dl_n2
+            u_n2 = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0).to(tl.float32)
+            dl_n2 = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0).to(tl.float32)
+            if ZPF:
+                z_nx = z_n2
+                z_n2 = tl.load(z_row + t_nx[None, :] * s_zl, mask=m_nx, other=0.0).to(tl.float32)
+        else:
+            u_nx = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0)
+            dl_nx = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0)
+            if ZPF:
+                z_nx = tl.load(z_row + t_nx[None, :] * s_zl, mask=m_nx, other=0.0)
+        if L2PF > 0:
+            t_pf = t + L2PF * T
+            m_pf = mask_d[:, None] & (t_pf < L)[None, :]
+            _prefetch_l2(u_row + t_pf[None, :] * s_ul, m_pf)
+            _prefetch_l2(dt_row + t_pf[None, :] * s_dl, m_pf)
+            if ZPF:
+                _prefetch_l2(z_row + t_pf[None, :] * s_zl, m_pf)
+        if BCDEPTH == 2:
+            B0n, B1n, B2n, B3n = B0m, B1m, B2m, B3m
+            bc = (c + 2) * T * BLOCK_N
+            B0m, B1m, B2m, B3m = _load4(b_row + bc, BLOCK_N)
+        else:
+            bc = (c + 1) * T * BLOCK_N
+            B0n, B1n, B2n, B3n = _load4(b_row + bc, BLOCK_N)
         if not PREP:
             C0, C1, C2, C3 = C0n, C1n, C2n, C3n
-            C0n, C1n, C2n, C3n = _load4(c_row + bc, BLOCK_N)
-            if HAS_Z:
+            if BCDEPTH == 2:
+                C0n, C1n, C2n, C3n = C0m, C1m, C2m, C3m
+                C0m, C1m, C2m, C3m = _load4(c_row + bc, BLOCK_N)
+            else:
+                C0n, C1n, C2n, C3n = _load4(c_row + bc, BLOCK_N)
+            if HAS_Z and not ZPF:
                 zt = tl.load(z_row + t[None, :] * s_zl, mask=m_dl, other=0.0)
         dt, raw = _dt_act(raw, m_dl, bias, HAS_BIAS, SOFTPLUS, FAST)
         dt_r = _to_rows(dt, BLOCK_D, G, T)  # (BR, T)
@@ -355,8 +453,11 @@ def _selective_scan_fwd_kernel(
             if HAS_D:
                 y = y + Dv[:, None] * u
             if HAS_Z:
-                zt = zt.to(tl.float32)
-                y = y * zt * tl.sigmoid(zt)
+                if ZPF:
+                    y = y * gate
+                else:
+                    zt = zt.to(tl.float32)
+                    y = y * zt * tl.sigmoid(zt)
             tl.store(o_row + t[None, :] * s_ol, y.to(out_ptr.dtype.element_ty), mask=m_dl)
 
     if PREP:
@@ -962,8 +1063,17 @@ class _SelectiveScanFn(torch.autograd.Function):
         need_grad = any(ctx.needs_input_grad[:8])
         device = u.device
         f32 = torch.float32
-        # one spare chunk at the end: the forward prefetches a chunk ahead
-        Lp = (triton.cdiv(L, _CHUNK) + 1) * _CHUNK
+        variant = config.fwd_variant or FWD_VARIANT
+        if variant not in FWD_VARIANTS:
+            raise ValueError(
+                f"unknown forward variant {variant!r}; expected one of {sorted(FWD_VARIANTS)}"
+            )
+        pipe = dict(FWD_VARIANTS[variant])
+        pipe["ZPF"] = pipe["ZPF"] and z is not None
+        if _interpreting():
+            pipe["L2PF"] = 0  # inline assembly does not run in the interpreter
+        # spare chunks at the end: the forward loads B and C up to BCDEPTH chunks ahead
+        Lp = (triton.cdiv(L, _CHUNK) + pipe["BCDEPTH"]) * _CHUNK
         Bt, Ct = _padded_time_major(B, Lp, block_n), _padded_time_major(C, Lp, block_n)
         n_splits, split_segs = _plan_splits(
             config.splits,
@@ -1031,10 +1141,20 @@ class _SelectiveScanFn(torch.autograd.Function):
             )
             if n_splits > 1:
                 _selective_scan_fwd_kernel[(batch * (n_splits - 1) * n_dblocks,)](
-                    *args, SAVE_STATES=False, SAVE_LAST=False, PREP=True, **meta
+                    *args,
+                    SAVE_STATES=False,
+                    SAVE_LAST=False,
+                    PREP=True,
+                    **meta,
+                    **{**pipe, "ZPF": False},  # the prep pass reads no z
                 )
             _selective_scan_fwd_kernel[(batch * n_splits * n_dblocks,)](
-                *args, SAVE_STATES=need_grad, SAVE_LAST=bool(return_last_state), PREP=False, **meta
+                *args,
+                SAVE_STATES=need_grad,
+                SAVE_LAST=bool(return_last_state),
+                PREP=False,
+                **meta,
+                **pipe,
             )
         elif return_last_state:
             last.zero_()
