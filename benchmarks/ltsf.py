@@ -456,7 +456,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--patch-stride", type=int, default=0, help="0: = patch_len")
     p.add_argument("--linear-skip", type=_list(str), default=["ridge"],
                    help="the estimators' linear_skip: ridge, learned or none")
-    p.add_argument("--no-calendar", action="store_true")
+    p.add_argument("--no-calendar", action="store_true", help="same as --calendar off")
+    p.add_argument("--calendar", type=_list(str), default=["on"],
+                   help="grid axis: on, off or on,off")
     p.add_argument("--limit-batches", type=int, default=0,
                    help="smoke tests only: train/validate on this many batches per epoch")
     p.add_argument("--accelerator", default="auto")
@@ -521,13 +523,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             grid = [dict(d_model=d, n_layers=n, d_state=s, dropout=do, lr=lr,
                          patch_len=pl or None,
                          patch_stride=(args.patch_stride or None) if pl else None,
-                         linear_skip=sk)
-                    for d, n, s, do, lr, pl, sk in itertools.product(
+                         linear_skip=sk, calendar=cal == "on" and not args.no_calendar)
+                    for d, n, s, do, lr, pl, sk, cal in itertools.product(
                         args.d_model, args.n_layers, args.d_state, args.dropout, args.lr,
-                        args.patch_len, args.linear_skip)]
+                        args.patch_len, args.linear_skip, args.calendar)]
             common = dict(epochs=args.epochs, batch_size=args.batch_size,
                           weight_decay=args.weight_decay, patience=args.patience,
-                          calendar=not args.no_calendar, val_size=b.val_end - b.train_end,
+                          val_size=b.val_end - b.train_end,
                           accelerator=args.accelerator, precision=args.precision,
                           limit_batches=args.limit_batches)
             first = args.seeds[0]
