@@ -1,10 +1,13 @@
 """CPU benchmark of the PyTorch selective scan (tsssm.ops.selective_scan_ref).
 
 Compares the chunked reference against per-step Python loops, forward and forward plus
-backward, and measures the peak memory of forward plus backward on a long sequence.
+backward, and measures the peak memory of forward plus backward on a long sequence. It
+also times ``torch.exp`` (and ``torch.exp2``) alone over a (batch, dim, L, N) tensor: the
+floor for any forward that evaluates every decay exp(delta A), and so the best speed-up
+over the per-step loop such a forward can reach.
 
     .venv/bin/python benchmarks/cpu_scan.py              # the table for docs/benchmarks.md
-    .venv/bin/python benchmarks/cpu_scan.py --tune       # sweep the chunk/block settings
+    .venv/bin/python benchmarks/cpu_scan.py --tune       # sweep the chunk/segment sizes
     .venv/bin/python benchmarks/cpu_scan.py --json out.json
 
 Timings are the minimum over ``--repeats`` runs (the machine may be shared; the minimum
@@ -131,22 +134,43 @@ def measure_memory(shape):
 
 
 def tune(shape, repeats):
+    """Sweep the chunk and segment sizes of the sequential (large-slab) path."""
     ss = importlib.import_module("tsssm.ops.selective_scan")
 
     rows = []
-    defaults = ss._BLOCK, ss._CHUNK_ELEMENTS
-    for block in (8, 16, 32):
-        for elements in (1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22):
-            ss._BLOCK, ss._CHUNK_ELEMENTS = block, elements
-            _, chunk = ss._plan(*shape, None)
+    defaults = ss._CHUNK_ELEMENTS, ss._SEGMENT_ELEMENTS
+    for chunk_el in (1 << 17, 1 << 18, 1 << 19, 1 << 20):
+        for seg_el in (1 << 16, 1 << 18, 1 << 20):
+            ss._CHUNK_ELEMENTS, ss._SEGMENT_ELEMENTS = chunk_el, seg_el
+            block, chunk = ss._plan(*shape, None)
+            seg = ss._segment_steps(chunk, shape[0], shape[1], shape[2])
             fwd = time_impl(chunked, shape, repeats, backward=False)
             fb = time_impl(chunked, shape, max(1, repeats // 2), backward=True)
-            rows.append((block, elements, chunk, fwd, fb))
-            print(f"block {block:3d}  chunk elements 2^{elements.bit_length() - 1:<3d}"
-                  f"chunk {chunk:5d} steps  fwd {fwd * 1e3:7.1f} ms  fwd+bwd {fb * 1e3:7.1f} ms",
-                  flush=True)
-    ss._BLOCK, ss._CHUNK_ELEMENTS = defaults  # the table after the sweep uses the defaults
+            rows.append((chunk_el, seg_el, block, chunk, seg, fwd, fb))
+            print(f"chunk elements 2^{chunk_el.bit_length() - 1:<3d}segment elements "
+                  f"2^{seg_el.bit_length() - 1:<3d}block {block:4d} chunk {chunk:5d} "
+                  f"segment {seg:5d} steps  fwd {fwd * 1e3:7.1f} ms  "
+                  f"fwd+bwd {fb * 1e3:7.1f} ms", flush=True)
+    ss._CHUNK_ELEMENTS, ss._SEGMENT_ELEMENTS = defaults  # the table uses the defaults
     return rows
+
+
+def exp_floor(shape, repeats):
+    """Seconds for torch.exp (and torch.exp2) alone over a (batch, dim, L, N) float32 tensor.
+
+    Every forward that materialises the decays exp(delta A) per (batch, dim, step, state)
+    element pays at least this; the arguments are the benchmark's own delta * A values
+    and the output is preallocated, so nothing but the exponential is timed.
+    """
+    x = make_inputs(*shape)
+    dt = F.softplus(x["delta"] + x["delta_bias"][:, None])
+    arg = dt[:, :, :, None] * x["A"][None, :, None, :]  # (batch, dim, L, N)
+    out = torch.empty_like(arg)
+    with torch.no_grad():
+        t_exp = best_time(lambda: torch.exp(arg, out=out), repeats)
+        arg.mul_(1.4426950408889634)  # exp(x) = exp2(x * log2(e))
+        t_exp2 = best_time(lambda: torch.exp2(arg, out=out), repeats)
+    return {"exp_s": t_exp, "exp2_s": t_exp2, "elements": arg.numel()}
 
 
 def cpu_model():
@@ -166,7 +190,7 @@ def main(argv=None):
     p.add_argument("--mem-shape", default="32,128,4096,16", help="batch,dim,L,N for memory")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
-    p.add_argument("--tune", action="store_true", help="sweep block and chunk sizes")
+    p.add_argument("--tune", action="store_true", help="sweep chunk and segment sizes")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--slow-baselines", action="store_true",
                    help="also time forward+backward of the precomputed/einsum loop (minutes: "
@@ -212,6 +236,23 @@ def main(argv=None):
             print(f"  vs {name:36s} forward {r['forward_s'] / base['forward_s']:5.1f}x   "
                   f"forward+backward {r['forward_backward_s'] / base['forward_backward_s']:5.1f}x")
     info["timings"] = results
+    floor = exp_floor(shape, args.repeats)
+    lean = results["per-step loop, lean"]["forward_s"]
+    floor.update({
+        "chunked_forward_over_exp": base["forward_s"] / floor["exp_s"],
+        "chunked_forward_over_exp2": base["forward_s"] / floor["exp2_s"],
+        "lean_loop_forward_over_exp": lean / floor["exp_s"],
+        "lean_loop_forward_over_exp2": lean / floor["exp2_s"],
+    })
+    info["exp_floor"] = floor
+    print(f"\nexp floor: torch.exp over {floor['elements']:,} float32 elements "
+          f"{floor['exp_s'] * 1e3:.1f} ms, torch.exp2 {floor['exp2_s'] * 1e3:.1f} ms "
+          f"(the scan computes its decays with exp2)")
+    print(f"  chunked forward / exp floor {floor['chunked_forward_over_exp']:.2f}x, "
+          f"/ exp2 floor {floor['chunked_forward_over_exp2']:.2f}x")
+    print(f"  best forward speed-up over the lean loop a forward that evaluates every "
+          f"decay allows: {floor['lean_loop_forward_over_exp']:.1f}x (exp), "
+          f"{floor['lean_loop_forward_over_exp2']:.1f}x (exp2)")
     if not args.skip_memory:
         mem = measure_memory(mem_shape)
         info["memory"] = dict(mem, shape_batch_dim_L_N=mem_shape)

@@ -196,9 +196,14 @@ def test_step_reproduces_the_scan(use_D, use_z, use_bias, softplus):
     torch.testing.assert_close(state, h, **tol(F64))
 
 
-def test_extreme_decays_stay_finite_and_exact_in_float32():
+@pytest.mark.parametrize("min_slab", [0, 1 << 40], ids=["sequential", "blocked"])
+def test_extreme_decays_stay_finite_and_exact_in_float32(monkeypatch, min_slab):
     # delta up to 20 after softplus and A down to -100: per-step decays as small as
     # exp(-2000), many of them inside one chunk. Nothing may overflow into inf or nan.
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("tsssm.ops.selective_scan"),
+                        "_SEQUENTIAL_MIN_SLAB", min_slab)
     g = torch.Generator().manual_seed(0)
     batch, dim, L, N = 2, 3, 300, 16
     u = torch.randn(batch, dim, L, generator=g)
@@ -254,3 +259,73 @@ def test_empty_sequence():
     out, h = selective_scan_ref(x["u"], x["delta"], x["A"], x["B"], x["C"],
                                 return_last_state=True)
     assert out.shape == (2, 3, 0) and torch.equal(h, torch.zeros(2, 3, 4, dtype=F64))
+
+
+# Both inner scans of the chunked reference (the sequential one for large state slabs,
+# the blocked one for small slabs), with several chunks per segment, one chunk per
+# segment, and a short last chunk: forward, last state and gradients of every input.
+SCAN_PATHS = [
+    pytest.param(0, 1 << 18, id="sequential"),
+    pytest.param(0, 1, id="sequential-segment-per-chunk"),
+    pytest.param(1 << 40, 1 << 18, id="blocked"),
+    pytest.param(1 << 40, 1, id="blocked-segment-per-chunk"),
+]
+
+
+@pytest.mark.parametrize(("min_slab", "segment"), SCAN_PATHS)
+@pytest.mark.parametrize("chunk", [None, 5, 16])
+def test_both_scan_paths_match_loop(monkeypatch, min_slab, segment, chunk):
+    import importlib
+
+    ss = importlib.import_module("tsssm.ops.selective_scan")
+    monkeypatch.setattr(ss, "_SEQUENTIAL_MIN_SLAB", min_slab)
+    monkeypatch.setattr(ss, "_SEGMENT_ELEMENTS", segment)
+    x = make_inputs(2, 3, 43, 4, delta_scale=0.7, seed=5)
+    names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias", "initial_state"]
+    g = torch.Generator().manual_seed(2)
+    w_out = torch.randn(2, 3, 43, generator=g, dtype=F64)
+    w_h = torch.randn(2, 3, 4, generator=g, dtype=F64)
+
+    def run(fn):
+        leaves = {k: x[k].clone().requires_grad_() for k in names}
+        out, h = fn(leaves)
+        ((out * w_out).sum() + (h * w_h).sum()).backward()
+        return out, h, [leaves[k].grad for k in names]
+
+    ref = run(lambda v: selective_scan_loop(*[v[k] for k in names[:8]], True,
+                                            v["initial_state"]))
+    got = run(lambda v: _selective_scan_impl(
+        "t", *[v[k] for k in names[:8]], True, True, v["initial_state"], chunk))
+    torch.testing.assert_close(got[0], ref[0], **tol(F64))
+    torch.testing.assert_close(got[1], ref[1], **tol(F64))
+    for name, r, o in zip(names, ref[2], got[2], strict=True):
+        torch.testing.assert_close(o, r, **tol(F64), msg=name)
+
+
+def test_large_slab_float32_matches_loop_with_gradients():
+    # batch * dim * N = 4096: the default plan takes the sequential path here.
+    import importlib
+
+    ss = importlib.import_module("tsssm.ops.selective_scan")
+    block, chunk = ss._plan(4, 64, 70, 16, None)
+    assert block == chunk
+    x64 = make_inputs(4, 64, 70, 16, delta_scale=0.3, seed=7)
+    names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias", "initial_state"]
+    g = torch.Generator().manual_seed(3)
+    w_out = torch.randn(4, 64, 70, generator=g, dtype=F64)
+
+    def grads(fn, dtype):
+        leaves = {k: x64[k].to(dtype).clone().requires_grad_() for k in names}
+        out, h = fn(leaves)
+        ((out.double() * w_out).sum() + h.double().sum()).backward()
+        return out.double(), h.double(), [leaves[k].grad.double() for k in names]
+
+    ref = grads(lambda v: selective_scan_loop(*[v[k] for k in names[:8]], True,
+                                              v["initial_state"]), F64)
+    got = grads(lambda v: selective_scan_ref(*[v[k] for k in names[:8]], True, True,
+                                             v["initial_state"]), torch.float32)
+    torch.testing.assert_close(got[0], ref[0], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(got[1], ref[1], rtol=1e-4, atol=1e-4)
+    for name, r, o in zip(names, ref[2], got[2], strict=True):
+        scale = r.abs().max().item()
+        torch.testing.assert_close(o, r, rtol=1e-3, atol=1e-3 * scale, msg=name)
