@@ -327,6 +327,18 @@ def test_module_level_forward_variant(monkeypatch):
         tss.selective_scan_triton(*args, True)
 
 
+def test_auto_variant_follows_the_channel_count():
+    # v5's deeper pipeline where the programs fill the GPU about once, v4 above.
+    limit = tss.V5_MAX_CHANNELS
+    assert tss._resolve_variant("auto", 8, 1536) == "v5"
+    assert tss._resolve_variant("auto", 1, limit) == "v5"
+    assert tss._resolve_variant("auto", 1, limit + 1) == "v4"
+    assert tss._resolve_variant("auto", 512, 128) == "v4"
+    assert tss._resolve_variant("v5bc", 512, 128) == "v5bc"  # a named variant is kept
+    with pytest.raises(ValueError, match="unknown forward variant"):
+        tss._resolve_variant("v6", 1, 1)
+
+
 # ----------------------------------------------------------------- real sizes, GPU only
 @pytest.mark.gpu
 @pytest.mark.skipif(not ON_GPU, reason="needs a CUDA device")

@@ -77,9 +77,10 @@ class SelectiveScanConfig:
         extra pass over its steps, so splitting pays only when batch * channels is too
         small to fill the GPU.
     fwd_variant : str or None
-        Load pipeline of the forward kernel, a key of ``FWD_VARIANTS``; ``None`` uses the
-        module-level ``FWD_VARIANT`` (``"v4"`` unless ``TSSSM_SS_FWD_VARIANT`` says
-        otherwise).
+        Load pipeline of the forward kernel, a key of ``FWD_VARIANTS`` or ``"auto"``;
+        ``None`` uses the module-level ``FWD_VARIANT`` (``"auto"`` unless
+        ``TSSSM_SS_FWD_VARIANT`` says otherwise). ``"auto"`` picks ``"v5"`` when
+        batch * dim is at most ``V5_MAX_CHANNELS`` and ``"v4"`` above.
 
     Examples
     --------
@@ -120,7 +121,23 @@ FWD_VARIANTS = {
     "v5l2": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=8),
 }
 #: The forward variant used when the config does not name one.
-FWD_VARIANT = os.environ.get("TSSSM_SS_FWD_VARIANT", "v4")
+FWD_VARIANT = os.environ.get("TSSSM_SS_FWD_VARIANT", "auto")
+#: "auto" uses v5 up to this many channels (batch * dim) and v4 above. On the H100
+#: (benchmarks/KERNEL_NOTES.md, v5) the deeper pipeline was 3-9% faster in bf16 where
+#: the programs fill the GPU about once (12,288-16,384 channels) and 3-8% slower at
+#: 65,536 channels, where its extra registers cost more occupancy than latency it hides.
+V5_MAX_CHANNELS = 32768
+
+
+def _resolve_variant(variant: str, batch: int, dim: int) -> str:
+    if variant == "auto":
+        return "v5" if batch * dim <= V5_MAX_CHANNELS else "v4"
+    if variant not in FWD_VARIANTS:
+        raise ValueError(
+            f"unknown forward variant {variant!r}; expected 'auto' or one of "
+            f"{sorted(FWD_VARIANTS)}"
+        )
+    return variant
 
 
 def _interpreting() -> bool:
@@ -1063,11 +1080,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         need_grad = any(ctx.needs_input_grad[:8])
         device = u.device
         f32 = torch.float32
-        variant = config.fwd_variant or FWD_VARIANT
-        if variant not in FWD_VARIANTS:
-            raise ValueError(
-                f"unknown forward variant {variant!r}; expected one of {sorted(FWD_VARIANTS)}"
-            )
+        variant = _resolve_variant(config.fwd_variant or FWD_VARIANT, batch, dim)
         pipe = dict(FWD_VARIANTS[variant])
         pipe["ZPF"] = pipe["ZPF"] and z is not None
         if _interpreting():
