@@ -122,8 +122,11 @@ def _time_major(dst: torch.Tensor, src: torch.Tensor, s: int, e: int,
     """
     n = e - s
     batch, X = src.shape[:2]
-    st = stage[: batch * X * n]
-    st.view(batch, X, n).copy_(src[:, :, s:e])
+    if n == src.shape[2] and src.is_contiguous():
+        st = src  # the whole sequence: transpose straight from the input
+    else:
+        st = stage[: batch * X * n]
+        st.view(batch, X, n).copy_(src[:, :, s:e])
     dst[:n].view(n, batch * X).copy_(st.view(batch * X, n).t())
     if n < dst.shape[0]:
         dst[n:].zero_()
@@ -138,6 +141,9 @@ def _store(dst: torch.Tensor, src: torch.Tensor, s: int, e: int, stage: torch.Te
     """
     n = e - s
     batch, X = dst.shape[:2]
+    if n == dst.shape[2] and dst.is_contiguous():
+        dst.view(batch * X, n).copy_(src[:n].view(n, batch * X).t())
+        return
     st = stage[: batch * X * n]
     st.view(batch * X, n).copy_(src[:n].view(n, batch * X).t())
     dst[:, :, s:e].copy_(st.view(batch, X, n))
