@@ -278,11 +278,13 @@ def _val_callback(tag: str, scales: np.ndarray):
                 self.n_t += float(is_t.sum())
 
         def on_validation_end(self, trainer, pl_module) -> None:
-            if trainer.sanity_checking or not self.n:
+            if not self.n:
                 return
             loss = trainer.callback_metrics.get("val_loss")
+            # The estimator's full pre-training pass (a ridge start) is epoch 0.
+            epoch = 0 if trainer.sanity_checking else int(trainer.current_epoch) + 1
             _VAL_LOG.setdefault(self.tag, []).append({
-                "epoch": int(trainer.current_epoch) + 1,
+                "epoch": epoch,
                 "val_loss": None if loss is None else float(loss),
                 "val_mse": self.sse / self.n, "val_mae": self.sae / self.n,
                 "val_ot_mse": self.sse_t / self.n_t if self.n_t else None,

@@ -133,13 +133,26 @@ def test_trainer_kwargs_reach_the_trainer(short):
     assert seen == {"limit": 2, "clip": 0.5}
 
 
-def test_early_stopping_and_best_weights(short):
-    model = S4Forecaster(**{**QUICK, "max_epochs": 30, "lr": 3e-2,
+@pytest.mark.parametrize("skip", ["ridge", "learned"])
+def test_early_stopping_and_best_weights(short, skip):
+    model = S4Forecaster(**{**QUICK, "max_epochs": 30, "lr": 3e-2, "linear_skip": skip,
                             "early_stopping_patience": 1}).fit(short)
     h = model.history_
-    assert h["epochs"] == len(h["val_loss"]) < 30  # stopped early
-    assert h["val_loss"][h["best_epoch"] - 1] == min(h["val_loss"])
+    # A ridge start is scored before training as epoch 0, first in val_loss.
+    start = 1 if skip == "ridge" else 0
+    assert h["epochs"] + start == len(h["val_loss"]) and h["epochs"] < 30  # stopped early
+    assert h["val_loss"][h["best_epoch"] - 1 + start] == min(h["val_loss"])
     assert h["val_size"] == max(HORIZON, (24 * 8 - 48) // 5)
+
+
+def test_ridge_start_is_kept_when_no_epoch_beats_it(short):
+    """A learning rate that wrecks the network: validation keeps the untrained start."""
+    model = S4Forecaster(**{**QUICK, "max_epochs": 2, "lr": 5.0,
+                            "gradient_clip_val": None}).fit(short)
+    h = model.history_
+    assert h["best_epoch"] == 0 and h["val_loss"][0] == min(h["val_loss"])
+    # the kept weights are the start: the point head is still zero
+    assert float(model.network_.point_head.proj.weight.detach().abs().sum()) == 0.0
 
 
 # --------------------------------------------------------------- covariates

@@ -1,4 +1,5 @@
-"""Closed-form start for the network's linear skip: weighted ridge least squares.
+"""Closed-form start for the network: the linear skip by weighted ridge least squares,
+the quantile head from that fit's residuals.
 
 The skip maps the RevIN-normalised window z (L values per channel) to the horizon
 (H values) and is shared by the channels. With the backbone's heads starting at zero,
@@ -16,6 +17,10 @@ memory is O(L^2 + L H) whatever the number of windows. ``lam`` is chosen among
 :data:`RIDGES` by the same weighted error on the validation windows, computed from
 their own Gram matrix without forming a forecast.
 
+The quantile head starts as the fit's empirical residual quantiles, per horizon step
+(weights zero, biases set), so the untrained network is a complete probabilistic
+linear forecaster whose validation loss can be compared with every trained epoch.
+
 Linear models of this kind on normalised windows are strong long-horizon baselines
 (DLinear, RLinear); starting from the best of them leaves the backbone only the
 residual to learn.
@@ -27,12 +32,14 @@ import torch
 
 from tsssm.data.windows import WindowDataset, collate_windows
 
-__all__ = ["RIDGES", "fit_ridge_skip"]
+__all__ = ["RIDGES", "fit_ridge_skip", "start_quantile_head"]
 
 #: Ridge strengths tried (relative to the mean diagonal of the Gram matrix).
 RIDGES = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 #: Used when there are no validation windows to choose with.
 DEFAULT_RIDGE = 1e-3
+#: Windows whose residuals set the starting quantiles (evenly spaced over the data).
+QUANTILE_WINDOWS = 8192
 
 
 def _moments(network: torch.nn.Module, data: WindowDataset,
@@ -110,4 +117,45 @@ def fit_ridge_skip(network: torch.nn.Module, train: WindowDataset,
     skip.weight.copy_(beta[:-1].T.to(skip.weight))
     skip.bias.copy_(beta[-1].to(skip.bias))
     report.update(ridge=lam, train_mse=_weighted_mse(beta, gram, cross, yy, n))
+    start_quantile_head(network, train, batch_size)
     return report
+
+
+def _softplus_inverse(y: torch.Tensor) -> torch.Tensor:
+    return y + torch.log(-torch.expm1(-y))
+
+
+@torch.no_grad()
+def start_quantile_head(network: torch.nn.Module, train: WindowDataset,
+                        batch_size: int = 2048) -> None:
+    """Set the quantile head to the skip's residual quantiles, one set per step.
+
+    Residuals ``(y - mean) / std - skip(z)`` of up to :data:`QUANTILE_WINDOWS` training
+    windows give, for each horizon step, the empirical quantile at each learned level;
+    the head's weights are zeroed and its biases encode those quantiles in its
+    non-crossing parametrisation (anchor, then softplus gaps, at least 1e-4 apart).
+    """
+    head = network.quantile_head
+    if len(train) == 0:
+        return
+    idx = torch.linspace(0, len(train) - 1, min(len(train), QUANTILE_WINDOWS)).long()
+    residuals = []
+    for lo in range(0, len(idx), batch_size):
+        batch = train.__getitems__(idx[lo:lo + batch_size].tolist())
+        z = network.revin.normalize(batch["past_y"].float())  # (B, L, C)
+        target = (batch["future_y"].float() - network.revin.mean) / network.revin.stdev
+        fit = network.skip(z.transpose(1, 2)).transpose(1, 2)  # (B, H, C)
+        residuals.append((target - fit).transpose(1, 2).reshape(-1, target.shape[1]))
+    r = torch.cat(residuals).double()  # (rows, H)
+    levels = torch.tensor(head.quantiles, dtype=torch.float64)
+    q = torch.quantile(r, levels, dim=0).T  # (H, Q), sorted along Q
+    m = head.centre
+    raw = torch.empty_like(q)
+    raw[:, m] = q[:, m]
+    gaps = torch.diff(q, dim=1).clamp_min(1e-4)  # gaps[:, j] = q[:, j + 1] - q[:, j]
+    raw[:, :m] = _softplus_inverse(gaps[:, :m])  # below: raw[j] -> q[j + 1] - q[j]
+    raw[:, m + 1:] = _softplus_inverse(gaps[:, m:])  # above: raw[j] -> q[j] - q[j - 1]
+    C = head.n_targets or 1
+    bias = raw[:, None, :].expand(-1, C, -1).reshape(-1)  # (H * C * Q,), as _project reads
+    head.proj.weight.zero_()
+    head.proj.bias.copy_(bias.to(head.proj.bias))

@@ -134,10 +134,15 @@ class KeepBestWeights(pl.Callback):
     Without validation (no ``val_loss`` logged) the weights of the last epoch are kept.
     After training, :attr:`best_state` holds the weights to restore, :attr:`best_epoch`
     their 1-based epoch and :attr:`val_history` the validation loss of every epoch.
+    With ``include_start``, the validation loop Lightning runs before training (its
+    sanity check, over every batch: ``num_sanity_val_steps=-1``) scores the starting
+    weights as epoch 0, first in :attr:`val_history`; they are kept if no epoch beats
+    them.
     """
 
-    def __init__(self, monitor: str = "val_loss") -> None:
+    def __init__(self, monitor: str = "val_loss", include_start: bool = False) -> None:
         self.monitor = monitor
+        self.include_start = include_start
         self.best_score: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch: int | None = None
@@ -145,13 +150,13 @@ class KeepBestWeights(pl.Callback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         score = trainer.callback_metrics.get(self.monitor)
-        if trainer.sanity_checking or score is None:
+        if score is None or (trainer.sanity_checking and not self.include_start):
             return
         score = float(score)
         self.val_history.append(score)
         if self.best_score is None or score < self.best_score:
             self.best_score = score
-            self._keep(pl_module, trainer.current_epoch)
+            self._keep(pl_module, -1 if trainer.sanity_checking else trainer.current_epoch)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.val_history:  # no validation: the latest weights are the result

@@ -667,7 +667,10 @@ class NeuralForecaster(BaseForecaster):
         if fit_skip and network.skip_mode == "ridge":
             skip_report = fit_ridge_skip(network, train, val if val_size else None)
         set_backend(network, c["backend"])
-        keep = KeepBestWeights()
+        # A ridge start is a complete forecaster: score it before training (epoch 0)
+        # and keep it if no epoch beats it on validation.
+        score_start = skip_report is not None and bool(val_size)
+        keep = KeepBestWeights(include_start=score_start)
         callbacks: list[Any] = [keep]
         if val_size and c["early_stopping_patience"] is not None:
             callbacks.append(EarlyStopping("val_loss", patience=c["early_stopping_patience"],
@@ -684,7 +687,7 @@ class NeuralForecaster(BaseForecaster):
                 callbacks=callbacks, logger=False, default_root_dir=tmp,
                 enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),
                 enable_progress_bar=c["verbose"], enable_model_summary=c["verbose"],
-                num_sanity_val_steps=0,
+                num_sanity_val_steps=-1 if score_start else 0,
             )
             kwargs.update(user)
             trainer = pl.Trainer(**kwargs)

@@ -77,8 +77,10 @@ linear_skip : {{"ridge", "learned"}}, bool or None, default="ridge"
     all series: a strong linear forecast that the backbone corrects. ``"ridge"`` (True
     means the same): solved in closed form by ridge least squares on the training
     windows before training (the ridge strength chosen on the validation windows), then
-    kept fixed while the backbone and heads, which start at zero, learn the residual;
-    the chosen strength is in ``history_["linear_skip"]``. ``"learned"``: starts at
+    kept fixed while the backbone and heads learn the residual; the point head starts
+    at zero and the quantile head at the fit's residual quantiles, so the untrained
+    network is that linear forecaster, and it is kept when no epoch beats it on
+    validation (see ``history_``). ``"learned"``: starts at
     zero and is trained by the optimiser with everything else. False or None: no skip.
 max_epochs : int, default=20
     Upper limit of training epochs (one epoch visits every training window once).
@@ -129,7 +131,10 @@ network_ : torch.nn.Module
     The trained network (on the CPU, in evaluation mode).
 history_ : dict
     ``epochs`` run, ``best_epoch`` (1-based) whose weights were kept, ``val_loss``
-    per epoch and the ``val_size`` used.
+    per epoch and the ``val_size`` used. With ``linear_skip="ridge"`` and validation
+    data, the untrained network (the ridge forecaster) is scored first as epoch 0:
+    ``val_loss[0]`` is its score, and ``best_epoch == 0`` means no trained epoch beat
+    it; ``linear_skip`` holds the chosen ridge and its validation errors.
 scale_ : numpy.ndarray of shape (n_series,)
     Scale each series was divided by (its standard deviation at fit).
 data_ : tsssm.data.Panel
