@@ -152,7 +152,7 @@ def s4d_kernel_loop(
 ) -> torch.Tensor:
     """The S4D convolution kernel as the recurrence's impulse response, shape (dim, L)."""
     dim = log_dt.shape[0]
-    impulse = torch.zeros(1, dim, L, dtype=torch.float64)
+    impulse = torch.zeros(1, dim, L, dtype=torch.float64, device=log_dt.device)
     impulse[:, :, 0] = 1.0
     return s4d_recurrence_loop(impulse, log_dt, A_re, A_im, C, method)[0]
 

@@ -977,9 +977,11 @@ def _default_config(batch: int, dim: int, L: int, N: int) -> SelectiveScanConfig
     benchmarked shape.
     """
     block_n = max(triton.next_power_of_2(N), 2)
-    # Forward: four states per thread make B_k and C_k one 16-byte load each; a channel
-    # spreads over at most 16 threads (larger N gives each thread more states).
-    group = block_n // min(block_n, max(4, block_n // 16))
+    # Forward: four states per thread make B_k and C_k one 16-byte load each; from
+    # N = 64 on, sixteen states per thread (a channel over N / 16 threads): at
+    # (64, 256, 336, 64) on the H100 that was 6-16% faster than four states on 16
+    # threads (benchmarks/KERNEL_NOTES.md, v5), fewer shuffles per output.
+    group = block_n // min(block_n, 4) if block_n < 64 else block_n // 16
     # Backward: it keeps four steps of states, decays, B and C per thread, so it stays
     # at (at most) four states per thread and spreads large N over more threads.
     bwd_group = block_n // min(block_n, 4)
