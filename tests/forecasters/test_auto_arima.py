@@ -105,3 +105,27 @@ def test_series_too_short_for_the_seasonal_test_get_a_non_seasonal_search():
     est = AutoARIMA(season_length=4).fit(y)  # 12 < 3 * 4 + 3
     assert est.orders_["y"][1] == (0, 0, 0, 0)
     assert np.isfinite(est.predict(4).to_numpy()).all()
+
+
+def test_order_search_keeps_no_per_step_covariances(monkeypatch):
+    """The search runs statsmodels in low-memory mode: each candidate's fit keeps no
+    state covariance per time step (GBs for long seasonal series), yet the final model
+    is a full SARIMAX fit whose forecasts match ARIMA with the chosen order."""
+    import pmdarima
+
+    fits = []
+    real_fit = pmdarima.arima.ARIMA.fit
+
+    def spy_fit(self, y, X=None, **fit_args):
+        out = real_fit(self, y, X=X, **fit_args)
+        fits.append(self.arima_res_)
+        return out
+
+    monkeypatch.setattr(pmdarima.arima.ARIMA, "fit", spy_fit)
+    y = daily(ar1(150, 0.6, seed=9))
+    est = AutoARIMA(max_p=2, max_q=1).fit(y)
+    assert fits and all(r.filter_results.memory_no_predicted for r in fits)
+    order, seasonal, trend = est.orders_["y"]
+    ref = ARIMA(order=order, seasonal_order=seasonal, trend=trend).fit(y)
+    np.testing.assert_allclose(est.predict(5).to_numpy(), ref.predict(5).to_numpy(),
+                               rtol=1e-6)
