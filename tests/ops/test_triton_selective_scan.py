@@ -270,7 +270,7 @@ def test_forward_variants_optional_inputs(variant, D, z, bias, softplus, last):
     check_against_loop(t, torch.float32, softplus, last, variant_config(variant))
 
 
-@pytest.mark.parametrize("variant", ["v5z", "v5", "v5bc"])  # v5l2 is v5 in the interpreter
+@pytest.mark.parametrize("variant", ["v5z", "v5", "v5bc", "v6", "v6d"])  # v5l2 is v5 here
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 def test_forward_variants_dtypes_default_launch(variant, dtype):
     # N = 16 with the default settings; 13 steps: a partial last chunk.
@@ -279,7 +279,7 @@ def test_forward_variants_dtypes_default_launch(variant, dtype):
     check_against_loop(t, dtype, True, True, cfg)
 
 
-@pytest.mark.parametrize("variant", ["v5", "v5bc"])
+@pytest.mark.parametrize("variant", ["v5", "v5bc", "v6"])
 def test_forward_variants_time_splits(variant):
     # The preparatory pass and the main pass both run the deeper pipeline; splits of
     # one segment (two chunks) end before the loads two chunks ahead do.
@@ -322,9 +322,32 @@ def test_module_level_forward_variant(monkeypatch):
     # one launch at the default settings (one segment), then prep + main with SMALL
     assert seen == [2, 1, 1]
     assert_close(out, selective_scan_loop(*args, True)[0], torch.float32, "out")
-    monkeypatch.setattr(tss, "FWD_VARIANT", "v6")
+    monkeypatch.setattr(tss, "FWD_VARIANT", "v9")
     with pytest.raises(ValueError, match="unknown forward variant"):
         tss.selective_scan_triton(*args, True)
+
+
+def test_register_cap_is_a_gpu_launch_option(monkeypatch):
+    # v6's MAXNREG is not a kernel argument: it becomes ptxas' maxnreg on the GPU and is
+    # dropped in the interpreter (which does not know the option).
+    seen = []
+    kernel = tss._selective_scan_fwd_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*args, **kw):
+                seen.append((kw["XF32"], "MAXNREG" in kw, kw.get("maxnreg")))
+                return kernel[grid](*args, **kw)
+
+            return launch
+
+    monkeypatch.setattr(tss, "_selective_scan_fwd_kernel", Spy())
+    t = make_inputs(1, 3, 9, 3, torch.float32, seed=7)
+    args = [t[k] for k in NAMES]
+    with torch.no_grad():
+        tss.selective_scan_triton(*args, True, config=tss.SelectiveScanConfig(fwd_variant="v6"))
+    assert seen == [(True, False, None)]
+    assert tss.FWD_VARIANTS["v6"]["MAXNREG"] == 96
 
 
 def test_auto_variant_follows_the_channel_count():
@@ -336,7 +359,7 @@ def test_auto_variant_follows_the_channel_count():
     assert tss._resolve_variant("auto", 512, 128) == "v4"
     assert tss._resolve_variant("v5bc", 512, 128) == "v5bc"  # a named variant is kept
     with pytest.raises(ValueError, match="unknown forward variant"):
-        tss._resolve_variant("v6", 1, 1)
+        tss._resolve_variant("v9", 1, 1)
 
 
 # ----------------------------------------------------------------- real sizes, GPU only

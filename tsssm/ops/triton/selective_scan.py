@@ -112,13 +112,19 @@ _CHUNK = 4
 #: Load pipelines of the forward kernel (benchmarks/KERNEL_NOTES.md, v4 and v5):
 #: ZPF loads z with u and delta instead of in its own chunk, XDEPTH / BCDEPTH are how
 #: many chunks ahead u, delta (and z) / B and C are loaded, L2PF > 0 prefetches the
-#: u/delta/z lines that many chunks ahead into L2 (GPU only; ignored by the interpreter).
+#: u/delta/z lines that many chunks ahead into L2 (GPU only; ignored by the interpreter),
+#: XF32 converts the prefetched u/delta/z tiles to float32 as soon as they are loaded,
+#: MAXNREG (optional) caps the registers per thread (ptxas; ignored by the interpreter):
+#: v6 / v6d are v5z / v5 carried as float32 under a 96-register cap (21 one-warp programs
+#: per SM instead of 16) for the many-channel shapes (KERNEL_NOTES.md, v6).
 FWD_VARIANTS = {
-    "v4": dict(ZPF=False, XDEPTH=1, BCDEPTH=1, L2PF=0),
-    "v5z": dict(ZPF=True, XDEPTH=1, BCDEPTH=1, L2PF=0),
-    "v5": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=0),
-    "v5bc": dict(ZPF=True, XDEPTH=2, BCDEPTH=2, L2PF=0),
-    "v5l2": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=8),
+    "v4": dict(ZPF=False, XDEPTH=1, BCDEPTH=1, L2PF=0, XF32=False),
+    "v5z": dict(ZPF=True, XDEPTH=1, BCDEPTH=1, L2PF=0, XF32=False),
+    "v5": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=0, XF32=True),
+    "v5bc": dict(ZPF=True, XDEPTH=2, BCDEPTH=2, L2PF=0, XF32=True),
+    "v5l2": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=8, XF32=True),
+    "v6": dict(ZPF=True, XDEPTH=1, BCDEPTH=1, L2PF=0, XF32=True, MAXNREG=96),
+    "v6d": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=0, XF32=True, MAXNREG=96),
 }
 #: The forward variant used when the config does not name one.
 FWD_VARIANT = os.environ.get("TSSSM_SS_FWD_VARIANT", "auto")
@@ -287,6 +293,7 @@ def _selective_scan_fwd_kernel(
     XDEPTH: tl.constexpr = 1,
     BCDEPTH: tl.constexpr = 1,
     L2PF: tl.constexpr = 0,
+    XF32: tl.constexpr = False,
 ):
     """Forward over one (batch row, channel block, time split).
 
@@ -298,7 +305,8 @@ def _selective_scan_fwd_kernel(
 
     Load pipeline (see ``FWD_VARIANTS``): u and delta (and z with ``ZPF``) are loaded
     ``XDEPTH`` chunks ahead of their use, B and C ``BCDEPTH`` chunks ahead, and with
-    ``L2PF > 0`` the u/delta/z lines ``L2PF`` chunks ahead are prefetched into L2.
+    ``L2PF > 0`` the u/delta/z lines ``L2PF`` chunks ahead are prefetched into L2;
+    ``XF32`` converts the prefetched tiles to float32 as soon as they are loaded.
     ``XDEPTH = BCDEPTH = 1``, no ``ZPF`` and no ``L2PF`` is v4 (z loaded in its own chunk).
     """
     tl.static_assert(T == 4, "the kernels unroll chunks of exactly 4 steps")
@@ -376,19 +384,25 @@ def _selective_scan_fwd_kernel(
     dl_nx = tl.load(dt_row + t[None, :] * s_dl, mask=m_dl, other=0.0)
     if ZPF:
         z_nx = tl.load(z_row + t[None, :] * s_zl, mask=m_dl, other=0.0)
-    if XDEPTH == 2:
-        # v5 carries its prefetched tiles as float32 (Triton 3.6 otherwise lays the
-        # 16-bit tiles out so that softplus and the gate run replicated per row)
+    if XF32:
+        # v5 and v6 carry their prefetched tiles as float32 (Triton 3.6 otherwise lays
+        # the 16-bit tiles out so that softplus and the gate run replicated per row)
         u_nx = u_nx.to(tl.float32)
         dl_nx = dl_nx.to(tl.float32)
         if ZPF:
             z_nx = z_nx.to(tl.float32)
+    if XDEPTH == 2:
         t2 = t + T
         m2 = mask_d[:, None] & (t2 < L)[None, :]
-        u_n2 = tl.load(u_row + t2[None, :] * s_ul, mask=m2, other=0.0).to(tl.float32)
-        dl_n2 = tl.load(dt_row + t2[None, :] * s_dl, mask=m2, other=0.0).to(tl.float32)
+        u_n2 = tl.load(u_row + t2[None, :] * s_ul, mask=m2, other=0.0)
+        dl_n2 = tl.load(dt_row + t2[None, :] * s_dl, mask=m2, other=0.0)
+        if XF32:
+            u_n2 = u_n2.to(tl.float32)
+            dl_n2 = dl_n2.to(tl.float32)
         if ZPF:
-            z_n2 = tl.load(z_row + t2[None, :] * s_zl, mask=m2, other=0.0).to(tl.float32)
+            z_n2 = tl.load(z_row + t2[None, :] * s_zl, mask=m2, other=0.0)
+            if XF32:
+                z_n2 = z_n2.to(tl.float32)
     bc = c_lo * T * BLOCK_N
     B0n, B1n, B2n, B3n = _load4(b_row + bc, BLOCK_N)
     if not PREP:
@@ -412,19 +426,28 @@ def _selective_scan_fwd_kernel(
         B0, B1, B2, B3 = B0n, B1n, B2n, B3n
         t_nx = t + XDEPTH * T
         m_nx = mask_d[:, None] & (t_nx < L)[None, :]
+        u_ld = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0)
+        dl_ld = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0)
+        if XF32:
+            u_ld = u_ld.to(tl.float32)
+            dl_ld = dl_ld.to(tl.float32)
+        if ZPF:
+            z_ld = tl.load(z_row + t_nx[None, :] * s_zl, mask=m_nx, other=0.0)
+            if XF32:
+                z_ld = z_ld.to(tl.float32)
         if XDEPTH == 2:
             u_nx = u_n2
             dl_nx = dl_n2
-            u_n2 = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0).to(tl.float32)
-            dl_n2 = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0).to(tl.float32)
+            u_n2 = u_ld
+            dl_n2 = dl_ld
             if ZPF:
                 z_nx = z_n2
-                z_n2 = tl.load(z_row + t_nx[None, :] * s_zl, mask=m_nx, other=0.0).to(tl.float32)
+                z_n2 = z_ld
         else:
-            u_nx = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0)
-            dl_nx = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0)
+            u_nx = u_ld
+            dl_nx = dl_ld
             if ZPF:
-                z_nx = tl.load(z_row + t_nx[None, :] * s_zl, mask=m_nx, other=0.0)
+                z_nx = z_ld
         if L2PF > 0:
             t_pf = t + L2PF * T
             m_pf = mask_d[:, None] & (t_pf < L)[None, :]
@@ -1085,6 +1108,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         variant = _resolve_variant(config.fwd_variant or FWD_VARIANT, batch, dim)
         pipe = dict(FWD_VARIANTS[variant])
         pipe["ZPF"] = pipe["ZPF"] and z is not None
+        maxnreg = pipe.pop("MAXNREG", 0)
         if _interpreting():
             pipe["L2PF"] = 0  # inline assembly does not run in the interpreter
         # spare chunks at the end: the forward loads B and C up to BCDEPTH chunks ahead
@@ -1154,6 +1178,8 @@ class _SelectiveScanFn(torch.autograd.Function):
                 SEG_CHUNKS=seg_chunks,
                 num_warps=config.num_warps,
             )
+            if maxnreg and not _interpreting():
+                meta["maxnreg"] = maxnreg  # a ptxas register cap (GPU compile option)
             if n_splits > 1:
                 _selective_scan_fwd_kernel[(batch * (n_splits - 1) * n_dblocks,)](
                     *args,
