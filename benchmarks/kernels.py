@@ -6,7 +6,10 @@ Run on a CUDA machine from the repository root::
     PYTHONPATH=. python3 benchmarks/kernels.py --variants --json out.json # + launch variants
     PYTHONPATH=. python3 benchmarks/kernels.py --only selective --fwd-variants all \
         --no-ref --out results/                            # forward variants side by side
+    PYTHONPATH=. python3 benchmarks/kernels.py --only selective --configs auto \
+        --no-ref --out results/                            # threads-per-channel sweep
     python3 benchmarks/kernels.py --sass           # no GPU: registers and SASS counts, sm_90
+    python3 benchmarks/kernels.py --sass --configs auto    # the same for the sweep's configs
 
 For each shape it reports forward and backward time (``triton.testing.do_bench``,
 median, on fresh random data; input sets rotate so that repeated calls do not run out of
@@ -195,6 +198,197 @@ def fwd_variant_rows(variants, bw, shapes=ANCHORS):
             print(json.dumps(row), flush=True)
             torch.cuda.empty_cache()
     return rows
+
+
+# ------------------------------------------------------------ launch-config sweep
+# A spec names one change from the automatic settings: "f<G>" puts each forward channel
+# on G threads (N / G states each, BLOCK_D = 32 / G, one warp), "f<G>@<variant>" also
+# fixes the forward variant; "b<G>" does the same for the backward (bwd_group G); a
+# suffix "/s<k>" fixes that kernel's time splits (splits / bwd_splits; 0 = automatic).
+# The automatic splitting assumes 16 (12) warps per SM and BLOCK_D channels per warp, so
+# fewer threads per channel (more channels per program, fewer programs) can trigger
+# splits at (8, 1536, 2048, 16): "/s1" times those configs unsplit there too.
+CONFIG_CANDIDATES = {
+    16: ["f1", "f2", "f4", "f1/s1", "f2/s1", "b1", "b2", "b4", "b1/s1", "b2/s1"],
+    64: ["f2", "f4", "f8", "b8", "b16", "b32"],
+}
+
+
+def parse_shapes(text):
+    """'512x128x512x16,2x768x16384x16' -> [(512, 128, 512, 16), (2, 768, 16384, 16)]."""
+    return [tuple(int(v) for v in s.split("x")) for s in text.split(",") if s]
+
+
+def config_from_spec(shape, spec):
+    """(kind, SelectiveScanConfig) for a spec, or None where it does not fit the shape.
+
+    kind is "fwd" or "bwd": only that kernel's settings differ from ``_default_config``.
+    """
+    batch, dim, _, N = shape
+    base = tss._default_config(*shape)
+    fields = {k: getattr(base, k) for k in base.__dataclass_fields__}
+    block_n = max(triton.next_power_of_2(N), 2)
+    spec, _, splits = spec.partition("/s")
+    head, _, variant = spec.partition("@")
+    if splits:
+        if int(splits) == 1 and batch * dim < 32 * 132:
+            return None  # unsplit, so few channels leave most of the GPU idle (4-5x slower)
+        fields["splits" if head[0] == "f" else "bwd_splits"] = int(splits)
+    kind, g = {"f": "fwd", "b": "bwd"}[head[0]], int(head[1:])
+    if g < 1 or g & (g - 1) or g > block_n:
+        return None
+    if kind == "fwd":
+        if g > 32:
+            return None
+        fields.update(block_d=32 // g, group=g, num_warps=1)
+        if variant:
+            fields["fwd_variant"] = variant
+    else:
+        if variant:
+            raise ValueError(f"{spec}: a variant applies to the forward only")
+        warps = max(1, g // 32)
+        fields.update(bwd_block_d=32 * warps // g, bwd_group=g, bwd_num_warps=warps)
+    return kind, tss.SelectiveScanConfig(**fields)
+
+
+def bench_backward(shape, dtype, fn, n_sets):
+    """Median backward ms of ``fn`` (the forward graphs are built outside the timing)."""
+    batch, dim, L, N = shape
+    graphs = []
+    for i in range(n_sets):
+        t = make_inputs(batch, dim, L, N, dtype, 100 + i, True)
+        out = fn(*_args(t))
+        ins = [t[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+        graphs.append((out, ins, torch.randn_like(out)))
+    it = [0]
+
+    def bwd():
+        out, ins, g = graphs[it[0] % n_sets]
+        it[0] += 1
+        torch.autograd.grad(out, ins, g, retain_graph=True)
+
+    ms = do_bench(bwd, warmup=25, rep=200, return_mode="median")
+    graphs.clear()
+    return ms
+
+
+def config_rows(specs, bw, shapes=ANCHORS, dtypes=(torch.bfloat16, torch.float32)):
+    """Forward / backward time of launch-config specs at each shape, interleaved.
+
+    ``specs`` is a list of specs (see ``config_from_spec``) or None for
+    ``CONFIG_CANDIDATES`` of each shape's N. Forward specs time the forward alone (no
+    autograd), backward specs the backward alone (on graphs of the default forward);
+    each spec runs twice (in order, then in reverse) and keeps the better median. Every
+    spec's output (forward) or gradients (backward) are compared with the PyTorch path.
+    """
+    rows = []
+    names = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+    for shape in shapes:
+        batch, dim, L, N = shape
+        block_n = max(triton.next_power_of_2(N), 2)
+        wanted = specs or CONFIG_CANDIDATES.get(block_n, [])
+        cfgs = {}
+        for s in wanted:
+            got = config_from_spec(shape, s)
+            if got is not None:
+                cfgs[s] = got
+        sms = torch.cuda.get_device_properties(0).multi_processor_count
+        n_segs = max(1, math.ceil(L / 64))
+        for s in [s for s in cfgs if s.endswith("/s1")]:  # drop where auto already runs 1
+            c = cfgs[s][1]
+            if s[0] == "f":
+                bd, w, per_sm = c.block_d, c.num_warps, tss._FWD_WARPS_PER_SM
+            else:
+                bd, w, per_sm = c.bwd_block_d, c.bwd_num_warps, tss._BWD_WARPS_PER_SM
+            progs = batch * math.ceil(dim / bd)
+            if tss._plan_splits(0, progs, n_segs, per_sm * sms // w)[0] == 1:
+                del cfgs[s]
+        default = tss._default_config(*shape)
+        fwd = [s for s, (k, _) in cfgs.items() if k == "fwd"]
+        bwd = [s for s, (k, _) in cfgs.items() if k == "bwd"]
+        for dtype in dtypes:
+            dname = str(dtype).split(".")[-1]
+            set_bytes = torch.tensor([], dtype=dtype).element_size() * (
+                3 * batch * dim * L + 2 * batch * N * L
+            )
+            n_sets = int(min(4, max(1, math.ceil(3 * L2_BYTES / set_bytes))))
+            row = {"B": batch, "D": dim, "L": L, "N": N, "dtype": dname, "n_sets": n_sets,
+                   "skipped": [s for s in wanted if s not in cfgs], "sms": sms}  # fmt: skip
+            for s, (_, cfg) in cfgs.items():
+                row[f"{s}_config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
+                row[f"{s}_is_default"] = cfg == default
+            t = make_inputs(batch, dim, L, N, dtype, 1, True)
+            ins = [t[k] for k in names]
+            ref = selective_scan_ref(*_args(t))
+            gout = torch.randn_like(ref)
+            try:
+                ref_grads = torch.autograd.grad(ref, ins, gout)
+            except torch.cuda.OutOfMemoryError:  # compare with the default kernel instead
+                ref_grads = None
+            with torch.no_grad():
+                for s in fwd:
+                    out = tss.selective_scan_triton(*_args(t), config=cfgs[s][1])
+                    row[f"{s}_rel_err"] = rel_err(out, ref)
+                    row[f"{s}_nan"] = bool(torch.isnan(out).any())
+                    del out
+            ref = ref.detach()
+            for s in bwd:
+                out = tss.selective_scan_triton(*_args(t), config=cfgs[s][1])
+                grads = torch.autograd.grad(out, ins, gout)
+                if ref_grads is None:
+                    o2 = tss.selective_scan_triton(*_args(t), config=default)
+                    ref_grads = torch.autograd.grad(o2, ins, gout)
+                    row["grad_ref"] = "default config"
+                    del o2
+                row[f"{s}_grad_rel_err"] = {
+                    n: rel_err(a, b) for n, a, b in zip(names, grads, ref_grads)
+                }
+                row[f"{s}_nan"] = any(bool(torch.isnan(x).any()) for x in grads)
+                row[f"{s}_rel_err"] = rel_err(out.detach(), ref)
+                del out, grads
+            del t, ins, ref, ref_grads, gout
+            torch.cuda.empty_cache()
+            for kind, group, bench in (("fwd", fwd, bench_forward), ("bwd", bwd, bench_backward)):
+                times = {s: [] for s in group}
+                for order in (group, group[::-1]):
+                    for s in order:
+                        cfg = cfgs[s][1]
+                        fn = lambda *a, _c=cfg: tss.selective_scan_triton(*a, config=_c)  # noqa: E731
+                        times[s].append(bench(shape, dtype, fn, n_sets))
+                for s in group:
+                    row[f"{s}_{kind}_ms"] = min(times[s])
+                    row[f"{s}_{kind}_ms_runs"] = times[s]
+            row["floor_fwd_ms"], row["floor_bwd_ms"] = floors(shape, dtype, bw)
+            ref_ms = MAMBA_H100.get((*shape, dname))
+            if ref_ms:
+                row["mamba_fwd_ms"], row["mamba_bwd_ms"] = ref_ms
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            torch.cuda.empty_cache()
+    return rows
+
+
+def print_config_rows(rows):
+    print("launch configs: ms (rel err); * = the automatic settings")
+    for r in rows:
+        for kind in ("fwd", "bwd"):
+            specs = [k[: -len(f"_{kind}_ms")] for k in r if k.endswith(f"_{kind}_ms")
+                     and not k.startswith(("floor", "mamba"))]  # fmt: skip
+            if not specs:
+                continue
+            cells = []
+            for s in specs:
+                err = r[f"{s}_rel_err"]
+                if kind == "bwd":
+                    err = max([err, *r[f"{s}_grad_rel_err"].values()])
+                nan = " NaN" if r[f"{s}_nan"] else ""
+                star = "*" if r[f"{s}_is_default"] else ""
+                cells.append(f"{s}{star} {r[f'{s}_{kind}_ms']:.3f} ({err:.0e}{nan})")
+            print(
+                f"{kind} {r['B']} {r['D']} {r['L']} {r['N']} {r['dtype']}: " + "  ".join(cells)
+                + f"  | mamba {r.get(f'mamba_{kind}_ms', float('nan')):.3f}"
+                f" floor {r[f'floor_{kind}_ms']:.3f}"
+            )
 
 
 def peak_memory(shape, dtype, fn):
@@ -443,6 +637,123 @@ def kernel_resources():
     return out
 
 
+def _sm90_compile(kernel, args, kw):
+    """Compile one recorded launch of ``kernel`` for sm_90 (no GPU needed)."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource, make_backend
+    from triton.runtime.jit import create_function_from_signature
+
+    target = GPUTarget("cuda", 90, 32)
+    backend = make_backend(target)
+    binder = create_function_from_signature(kernel.signature, kernel.params, backend)
+    bound, spec, options = binder(*args, **kw)
+    options, sig, constexprs, attrs = kernel._pack_args(backend, kw, bound, spec, options)
+    return triton.compile(ASTSource(kernel, sig, constexprs, attrs), target=target,
+                          options=options.__dict__)  # fmt: skip
+
+
+def _sass_inner_loop(sass):
+    """Instructions of the longest backward branch (the innermost hot loop)."""
+    import re
+
+    ins = [
+        (int(m.group(1), 16), m.group(2).strip())
+        for m in re.finditer(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)
+    ]
+    best = []
+    for addr, text in ins:
+        m = re.search(r"\bBRA\s+0x([0-9a-f]+)", text)
+        if m and int(m.group(1), 16) < addr:
+            body = [t for a, t in ins if int(m.group(1), 16) <= a <= addr]
+            best = max(best, body, key=len)
+    return best
+
+
+SASS_OPS = ("MUFU", "SHFL", "BAR", "LDG", "STG", "LDS", "STS", "STSM", "CCTL", "RED", "ATOM",
+            "LDL", "STL")  # fmt: skip
+
+
+def _sass_stats(k, elems):
+    """Registers, stack and inner-loop counts of a compiled kernel; ``elems`` is the
+    number of (step, state) pairs one thread handles per loop iteration."""
+    import os
+    import re
+    import subprocess
+    import tempfile
+
+    bindir = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = os.path.join(tmp, "k.cubin")
+        with open(cubin, "wb") as f:
+            f.write(k.asm["cubin"])
+        res, sass = (
+            subprocess.run(
+                [os.path.join(bindir, "cuobjdump"), flag, cubin],
+                capture_output=True, text=True, check=True,
+            ).stdout
+            for flag in ("-res-usage", "-sass")
+        )  # fmt: skip
+    body = _sass_inner_loop(sass)
+    regs = int(re.search(r"REG:(\d+)", res).group(1))
+    stack = re.search(r"STACK:(\d+)", res)
+    row = {"regs": regs, "local_bytes": int(re.search(r"LOCAL:(\d+)", res).group(1)),
+           "stack_bytes": int(stack.group(1)) if stack else None,
+           "loop_instr": len(body), "instr_per_elem": len(body) / elems}  # fmt: skip
+    for op in SASS_OPS:
+        row[op] = sum(1 for x in body if re.search(r"(^|\s)" + op + r"\b", x))
+    row["shfl_per_elem"] = row["SHFL"] / elems
+    row["warps_per_sm"] = 65536 // (32 * (-(-regs // 8) * 8))
+    return row
+
+
+def _cpu_inputs(shape, dtype, requires_grad=False):
+    g = torch.Generator().manual_seed(0)
+    b, d, ln, n = shape
+    t = {k: torch.randn(*sh, generator=g).to(dt) for k, sh, dt in (
+        ("u", (b, d, ln), dtype), ("delta", (b, d, ln), dtype),
+        ("A", (d, n), torch.float32), ("B", (b, n, ln), dtype),
+        ("C", (b, n, ln), dtype), ("D", (d,), torch.float32),
+        ("z", (b, d, ln), dtype), ("delta_bias", (d,), torch.float32))}  # fmt: skip
+    if requires_grad:
+        for v in t.values():
+            v.requires_grad_()
+    return t
+
+
+class _Recorder:
+    """Stands in for a Triton kernel: records the launches instead of running them."""
+
+    def __init__(self, kernel):
+        self.kernel, self.launches = kernel, []
+
+    def __getitem__(self, grid):
+        return lambda *a, **kw: self.launches.append((a, kw))
+
+
+def _recording(fn):
+    """Run ``fn()`` on CPU tensors with every selective-scan kernel replaced by a
+    recorder; returns {kernel name: [(args, kwargs), ...]}."""
+    import os
+
+    if os.environ.get("TRITON_INTERPRET", "0") == "1":
+        raise SystemExit("--sass compiles real kernels: unset TRITON_INTERPRET")
+    names = ("_selective_scan_fwd_kernel", "_selective_scan_bwd_kernel",
+             "_selective_scan_bwd_prep_kernel")  # fmt: skip
+    saved = {n: getattr(tss, n) for n in names} | {
+        "_check_device": tss._check_device, "_num_sms": tss._num_sms}  # fmt: skip
+    recs = {n: _Recorder(saved[n]) for n in names}
+    try:
+        for n in names:
+            setattr(tss, n, recs[n])
+        tss._check_device = lambda t: None
+        tss._num_sms = lambda d: 132
+        fn()
+    finally:
+        for n, v in saved.items():
+            setattr(tss, n, v)
+    return {n: (r.kernel, r.launches) for n, r in recs.items()}
+
+
 def sass_report(shape=(8, 1536, 2048, 16), variants=None):
     """Registers, spills and inner-loop SASS counts of the forward variants, for sm_90.
 
@@ -453,94 +764,69 @@ def sass_report(shape=(8, 1536, 2048, 16), variants=None):
     branch; its instructions per element divide by the T * NG = 16 (step, state) pairs
     each thread handles per chunk.
     """
-    import os
-    import re
-    import subprocess
-    import tempfile
-
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource, make_backend
-    from triton.runtime.jit import create_function_from_signature
-
-    if os.environ.get("TRITON_INTERPRET", "0") == "1":
-        raise SystemExit("--sass compiles real kernels: unset TRITON_INTERPRET")
-    target = GPUTarget("cuda", 90, 32)
-    bindir = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
     variants = variants or list(tss.FWD_VARIANTS)
-    kernel = tss._selective_scan_fwd_kernel
-    launches = []
-
-    class Recorder:
-        def __getitem__(self, grid):
-            return lambda *a, **kw: launches.append((a, kw))
-
-    def compile_sm90(args, kw):
-        backend = make_backend(target)
-        binder = create_function_from_signature(kernel.signature, kernel.params, backend)
-        bound, spec, options = binder(*args, **kw)
-        options, sig, constexprs, attrs = kernel._pack_args(backend, kw, bound, spec, options)
-        return triton.compile(ASTSource(kernel, sig, constexprs, attrs), target=target,
-                              options=options.__dict__)  # fmt: skip
-
-    def inner_loop(sass):
-        ins = [
-            (int(m.group(1), 16), m.group(2).strip())
-            for m in re.finditer(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)
-        ]
-        best = []
-        for addr, text in ins:
-            m = re.search(r"\bBRA\s+0x([0-9a-f]+)", text)
-            if m and int(m.group(1), 16) < addr:
-                body = [t for a, t in ins if int(m.group(1), 16) <= a <= addr]
-                best = max(best, body, key=len)
-        return best
-
-    saved = (tss._selective_scan_fwd_kernel, tss._check_device, tss._num_sms)
     rows = []
     batch, dim, L, N = shape
     small = (batch, min(dim, 64), min(L, 64), N)  # the compiled code does not depend on sizes
-    try:
-        tss._selective_scan_fwd_kernel = Recorder()
-        tss._check_device = lambda t: None
-        tss._num_sms = lambda d: 132
-        for dtype in (torch.bfloat16, torch.float32):
-            g = torch.Generator().manual_seed(0)
-            b, d, ln, n = small
-            t = {k: torch.randn(*sh, generator=g).to(dt) for k, sh, dt in (
-                ("u", (b, d, ln), dtype), ("delta", (b, d, ln), dtype),
-                ("A", (d, n), torch.float32), ("B", (b, n, ln), dtype),
-                ("C", (b, n, ln), dtype), ("D", (d,), torch.float32),
-                ("z", (b, d, ln), dtype), ("delta_bias", (d,), torch.float32))}  # fmt: skip
-            for v in variants:
-                launches.clear()
-                cfg = tss.SelectiveScanConfig(fwd_variant=v)
+    for dtype in (torch.bfloat16, torch.float32):
+        t = _cpu_inputs(small, dtype)
+        for v in variants:
+            cfg = tss.SelectiveScanConfig(fwd_variant=v)
+
+            def run(cfg=cfg, t=t):
                 with torch.no_grad():
                     tss.selective_scan_triton(*_args(t), config=cfg)
-                k = compile_sm90(*launches[-1])
-                with tempfile.TemporaryDirectory() as tmp:
-                    cubin = os.path.join(tmp, "k.cubin")
-                    with open(cubin, "wb") as f:
-                        f.write(k.asm["cubin"])
-                    res, sass = (
-                        subprocess.run(
-                            [os.path.join(bindir, "cuobjdump"), flag, cubin],
-                            capture_output=True, text=True, check=True,
-                        ).stdout
-                        for flag in ("-res-usage", "-sass")
-                    )  # fmt: skip
-                body = inner_loop(sass)
-                regs = int(re.search(r"REG:(\d+)", res).group(1))
-                local = int(re.search(r"LOCAL:(\d+)", res).group(1))
-                row = {"variant": v, "dtype": str(dtype).split(".")[-1], "regs": regs,
-                       "local_bytes": local, "loop_instr": len(body),
-                       "instr_per_elem": len(body) / 16}  # fmt: skip
-                for op in ("MUFU", "SHFL", "BAR", "LDG", "STG", "LDS", "STS", "STSM", "CCTL"):
-                    row[op] = sum(1 for x in body if re.search(r"(^|\s)" + op + r"\b", x))
-                row["warps_per_sm"] = 65536 // (32 * (-(-regs // 8) * 8))
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    finally:
-        tss._selective_scan_fwd_kernel, tss._check_device, tss._num_sms = saved
+
+            kernel, launches = _recording(run)["_selective_scan_fwd_kernel"]
+            stats = _sass_stats(_sm90_compile(kernel, *launches[-1]), 16)
+            row = {"variant": v, "dtype": str(dtype).split(".")[-1], **stats}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def config_sass_report(specs=None, shapes=((512, 128, 512, 16), (64, 256, 336, 64)),
+                       variants=("v4", "v5")):  # fmt: skip
+    """sm_90 SASS counts of the launch-config specs (``config_rows``), no GPU needed.
+
+    Forward specs compile the main forward pass (with saved states, as in training)
+    once per forward variant in ``variants`` (at N = 16; the N = 64 shapes use the
+    automatic variant, v5); backward specs compile the backward. The inner loop is the
+    longest backward branch: the forward's chunk loop, the backward's phase-2 chunk loop
+    (four replayed steps and four adjoint steps); per element = per (step, state) pair,
+    i.e. divided by T * NG = 4 * N / G.
+    """
+    rows = []
+    for shape in shapes:
+        _, dim, L, N = shape
+        small = (2, min(dim, 64), min(L, 64), N)  # the compiled code does not depend on sizes
+        block_n = max(triton.next_power_of_2(N), 2)
+        for spec in specs or CONFIG_CANDIDATES[block_n]:
+            got = config_from_spec(shape, spec)
+            if got is None:
+                continue
+            kind, cfg = got
+            for dtype in (torch.bfloat16, torch.float32):
+                for v in (variants if kind == "fwd" and block_n <= 16 else (None,)):
+                    c = cfg if v is None else tss.SelectiveScanConfig(
+                        **{**cfg.__dict__, "fwd_variant": v})  # fmt: skip
+                    t = _cpu_inputs(small, dtype, requires_grad=True)
+
+                    def run(c=c, t=t, kind=kind):
+                        out = tss.selective_scan_triton(*_args(t), config=c)
+                        if kind == "bwd":
+                            out.backward(torch.ones_like(out))
+
+                    name = f"_selective_scan_{kind}_kernel"
+                    kernel, launches = _recording(run)[name]
+                    group = cfg.group if kind == "fwd" else cfg.bwd_group
+                    elems = 4 * block_n // group
+                    stats = _sass_stats(_sm90_compile(kernel, *launches[-1]), elems)
+                    row = {"N": N, "spec": spec, "kernel": kind, "variant": v or "auto",
+                           "dtype": str(dtype).split(".")[-1], "group": group,
+                           "states_per_thread": block_n // group, **stats}  # fmt: skip
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
     return rows
 
 
@@ -556,6 +842,15 @@ def main(argv=None):
         help="comma-separated keys of tss.FWD_VARIANTS (or 'all'): time only their forward "
         "at the anchor shapes, interleaved (with --only selective)",
     )
+    p.add_argument(
+        "--configs",
+        default=None,
+        help="'auto' (CONFIG_CANDIDATES per N) or comma-separated launch-config specs "
+        "(f<G>[@variant] forward, b<G> backward threads per channel): time them at the "
+        "anchor shapes (or --shapes), interleaved, forward and backward separately",
+    )
+    p.add_argument("--shapes", default=None, help="with --configs: e.g. 512x128x512x16,...")
+    p.add_argument("--dtypes", default="bfloat16,float32", help="with --configs")
     p.add_argument("--out", default=None, help="directory for the JSON (a file name is chosen)")
     p.add_argument(
         "--sass",
@@ -563,8 +858,15 @@ def main(argv=None):
         help="no GPU needed: compile the forward variants for sm_90 and count their SASS",
     )
     args = p.parse_args(argv)
+    specs = None if args.configs in (None, "auto") else args.configs.split(",")
+    shapes = parse_shapes(args.shapes) if args.shapes else ANCHORS
     if args.sass:
-        result = {"sass_sm90": sass_report(), "triton": triton.__version__}
+        if args.configs:
+            sass_shapes = list({s[3]: s for s in shapes[::-1]}.values())[::-1]  # one per N
+            result = {"config_sass_sm90": config_sass_report(specs, sass_shapes)}
+        else:
+            result = {"sass_sm90": sass_report()}
+        result["triton"] = triton.__version__
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=1)
@@ -584,16 +886,19 @@ def main(argv=None):
     info["copy_GBps"] = bw / 1e9
     print(json.dumps(info), flush=True)
     result = {"info": info}
-    if args.fwd_variants:
+    if args.configs:
+        dtypes = [getattr(torch, d) for d in args.dtypes.split(",")]
+        result["configs"] = config_rows(specs, bw, shapes, dtypes)
+    elif args.fwd_variants:
         names = args.fwd_variants.split(",")
         if names == ["all"]:
             names = list(tss.FWD_VARIANTS)
         result["fwd_variants"] = fwd_variant_rows(names, bw)
     elif args.only in (None, "selective"):
         result["selective_scan"] = selective_rows(args, bw)
-    if args.only in (None, "linear"):
+    if args.only in (None, "linear") and not args.configs:
         result["linear_scan"] = linear_rows(bw)
-    if args.only in (None, "s4d"):
+    if args.only in (None, "s4d") and not args.configs:
         result["s4d_kernel"] = s4d_rows(bw)
     result["wall_s"] = time.time() - t0
     try:
@@ -605,7 +910,9 @@ def main(argv=None):
         import os
 
         os.makedirs(args.out, exist_ok=True)
-        tag = "fwd_variants" if args.fwd_variants else (args.only or "all")
+        tag = "configs" if args.configs else "fwd_variants" if args.fwd_variants else (
+            args.only or "all"
+        )
         stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
         paths.append(os.path.join(args.out, f"kernels_{tag}_{stamp}.json"))
     for path in paths:
@@ -631,6 +938,8 @@ def print_table(result):
             f"bwd {r['bwd_ms']:.3f} ms, fused floor {r['fused_floor_ms']:.3f} ms; Triton "
             f"{r['triton_fwd_ms']:.3f} / {r['triton_bwd_ms']:.3f} ms"
         )
+    if result.get("configs"):
+        print_config_rows(result["configs"])
     for r in result.get("fwd_variants", []):
         names = [k[: -len("_fwd_ms")] for k in r if k.endswith("_fwd_ms") and k != "floor_fwd_ms"]
         names = [n for n in names if n != "mamba"]

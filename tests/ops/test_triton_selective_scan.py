@@ -362,6 +362,27 @@ def test_auto_variant_follows_the_channel_count():
         tss._resolve_variant("v9", 1, 1)
 
 
+# ------------------------------------- launch configs of the benchmark sweep (--configs)
+# benchmarks/kernels.py times these beside the automatic settings: a forward channel on
+# 1 or 2 threads (16 or 8 states each at N = 16, BLOCK_D 32 or 16), on 2 or 8 at N = 64,
+# and the backward likewise. 32 / G + 3 channels: two programs of the wider kernel, the
+# second one mostly masked.
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("N, group, bwd_group", [(16, 1, 1), (16, 2, 2), (64, 2, 8), (64, 8, 32)])
+def test_launch_configs_of_the_sweep(N, group, bwd_group, dtype):
+    cfg = tss.SelectiveScanConfig(
+        block_d=32 // group,
+        group=group,
+        num_warps=1,
+        bwd_block_d=32 // bwd_group,
+        bwd_group=bwd_group,
+        bwd_num_warps=1,
+        seg_len=8,
+    )
+    t = make_inputs(2, 32 // min(group, bwd_group) + 3, 13, N, dtype, seed=12)
+    check_against_loop(t, dtype, True, True, cfg)
+
+
 # ----------------------------------------------------------------- real sizes, GPU only
 @pytest.mark.gpu
 @pytest.mark.skipif(not ON_GPU, reason="needs a CUDA device")
