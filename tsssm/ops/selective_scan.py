@@ -17,6 +17,7 @@ backward keeps only ``O(batch * dim * N)`` per chunk besides the inputs and outp
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -169,12 +170,94 @@ class _Workspace:
             setattr(self, name, torch.empty((S, batch, width), **opts))
         self.stage = torch.empty(S * batch * max(dim, N), **opts)
         self._steps: dict[str, tuple[torch.Tensor, ...]] = {}
+        self._views: dict[tuple[int, int, int], tuple[torch.Tensor, ...]] = {}
+        self.nbytes = sum(t.numel() * t.element_size() for t in vars(self).values()
+                          if isinstance(t, torch.Tensor))
+        self.key = None
 
     def steps(self, name: str) -> tuple[torch.Tensor, ...]:
         """The per-step views of big buffer ``name`` (made once, on first use)."""
         if name not in self._steps:
             self._steps[name] = getattr(self, name).unbind(0)
         return self._steps[name]
+
+    def dt_du_natural(self, u, delta, bias, softplus, s, e):
+        """The forward pass's ``dt`` and ``du = dt * u`` for steps s:e, time first.
+
+        Both are computed in the inputs' own (batch, dim, L) layout, reading steps s:e
+        in place (the add, softplus and product are the staging copy), then transposed
+        once each into ``dt`` and ``du``; padded rows (past ``e - s``) are zeroed. Uses
+        ``stage`` and ``nat`` as scratch.
+        """
+        m = e - s
+        batch, dim = u.shape[:2]
+        k = batch * dim * m
+        n1 = self.stage[:k].view(batch, dim, m)
+        n2 = self.nat.view(-1)[:k].view(batch, dim, m)
+        d = delta[:, :, s:e]
+        if bias is not None:
+            torch.add(d, bias[:, None], out=n1)
+            d = n1
+        if softplus:
+            torch._C._nn.softplus(d, 1, 20, out=n1)
+        elif d is not n1:
+            n1.copy_(d)
+        torch.mul(n1, u[:, :, s:e], out=n2)
+        for name, src in (("dt", n1), ("du", n2)):
+            dst = getattr(self, name)
+            dst[:m].view(m, batch * dim).copy_(src.view(batch * dim, m).t())
+            if m < self.S:
+                dst[m:].zero_()
+
+    def store_y(self, y, u, D, s, e) -> None:
+        """Buffer ``y`` (time first) plus ``D u`` into steps s:e of ``y`` (batch, dim, L).
+
+        The ``D u`` term rides on the copy out of the transposed staging buffer.
+        """
+        m = e - s
+        batch, dim = y.shape[:2]
+        if m == y.shape[2] and y.is_contiguous():
+            y.view(batch * dim, m).copy_(self.y[:m].view(m, batch * dim).t())
+            if D is not None:
+                y.addcmul_(u, D[:, None])
+            return
+        st = self.stage[: batch * dim * m]
+        st.view(batch * dim, m).copy_(self.y[:m].view(m, batch * dim).t())
+        st = st.view(batch, dim, m)
+        if D is None:
+            y[:, :, s:e].copy_(st)
+        else:
+            torch.addcmul(st, u[:, :, s:e], D[:, None], out=y[:, :, s:e])
+
+    def chunk_views(self, c: int, n: int) -> tuple[torch.Tensor, ...]:
+        """The forward pass's views for the chunk of ``n`` steps at offset ``c``.
+
+        (dt, du, B, C, y, a, x, x) shaped for the decay and input products and the
+        output's batched matrix product; made once per (chunk, x buffer) and cached, as
+        the workspace itself is reused from call to call.
+        """
+        key = (c, n, self.x.data_ptr())
+        v = self._views.get(key)
+        if v is None:
+            batch, N, dim = self.x.shape[1:]
+            R = n * batch
+            x = self.x[:n]
+            v = (self.dt[c : c + n, :, None, :], self.du[c : c + n, :, None, :],
+                 self.B[c : c + n, :, :, None], self.C[c : c + n].view(R, 1, N),
+                 self.y[c : c + n].view(R, 1, dim), self.a[:n], x, x.view(R, N, dim))
+            self._views[key] = v
+        return v
+
+    def swap(self, one: str, other: str) -> None:
+        """Exchange big buffers ``one`` and ``other`` (and their step views)."""
+        a, b = getattr(self, one), getattr(self, other)
+        setattr(self, one, b)
+        setattr(self, other, a)
+        sa, sb = self._steps.pop(one, None), self._steps.pop(other, None)
+        if sb is not None:
+            self._steps[one] = sb
+        if sa is not None:
+            self._steps[other] = sa
 
     def load(self, name: str, src: torch.Tensor, s: int, e: int) -> torch.Tensor:
         """Steps ``s:e`` of ``src`` (batch, X, L) into buffer ``name``, time first."""
@@ -195,7 +278,7 @@ class _Workspace:
             pre = self.load("pre", delta, s, e)[:m]
             if bias is not None:
                 pre.add_(bias)
-            self.dt[:m] = F.softplus(pre)
+            torch._C._nn.softplus(pre, 1, 20, out=self.dt[:m])
             if m < self.S:
                 self.dt[m:].zero_()
         else:
@@ -204,6 +287,39 @@ class _Workspace:
                 self.dt[:m].add_(bias)
         self.load("u", u, s, e)
         torch.mul(self.dt, self.u, out=self.du)
+
+
+_CACHE = threading.local()
+_CACHE_BYTES = 64 << 20
+
+
+def _workspace(T, S, batch, dim, N, like, big, small) -> _Workspace:
+    """A :class:`_Workspace` for these sizes, taken from this thread's cache if there.
+
+    Fresh megabyte-sized buffers cost a page fault per 4 KiB page on first touch, which
+    on the CPU takes about as long as the elementwise work on them; reusing the buffers
+    from call to call avoids that. A workspace is taken out of the cache while in use
+    and handed back by :func:`_release`, so no two scans ever share one.
+    """
+    key = (T, S, batch, dim, N, like.dtype, like.device, tuple(big), tuple(small.items()))
+    cache = getattr(_CACHE, "ws", None)
+    ws = None if cache is None else cache.pop(key, None)
+    if ws is None:
+        ws = _Workspace(T, S, batch, dim, N, like, big, small)
+    ws.key = key
+    return ws
+
+
+def _release(ws: _Workspace) -> None:
+    """Hand ``ws`` back to this thread's cache (at most ``_CACHE_BYTES`` in all, the
+    most recently used kept)."""
+    cache = getattr(_CACHE, "ws", None)
+    if cache is None:
+        cache = _CACHE.ws = {}
+    cache[ws.key] = ws
+    total = sum(w.nbytes for w in cache.values())
+    while cache and total > _CACHE_BYTES:
+        total -= cache.pop(next(iter(cache))).nbytes
 
 
 def _scan_chunk(ws, n, block, h):
@@ -282,38 +398,36 @@ class _SelectiveScanFn(torch.autograd.Function):
         batch, dim, L = u.shape
         N = A.shape[1]
         S = _segment_steps(T, batch, dim, L)
-        ws = _Workspace(T, S, batch, dim, N, u, ("a", "x", "w"),
-                        {"pre": dim, "dt": dim, "u": dim, "du": dim, "B": N, "C": N,
-                         "y": dim})
+        ws = _workspace(T, S, batch, dim, N, u, ("a", "x", "x2", "w"),
+                        {"dt": dim, "du": dim, "nat": dim, "B": N, "C": N, "y": dim})
         A2 = (A.t() * _LOG2E).contiguous()  # (N, dim)
         keep_states = any(ctx.needs_input_grad)
         y = torch.empty_like(u)
         h = None if h0 is None else h0.transpose(1, 2).contiguous()  # (batch, N, dim)
         starts = []
         for s0, e0, chunks in _segments(L, S, T, block):
-            ws.dt_du(u, delta, bias, softplus, s0, e0)
+            ws.dt_du_natural(u, delta, bias, softplus, s0, e0)
             ws.load("B", B, s0, e0)
             ws.load("C", C, s0, e0)
             for c, n in chunks:
                 if keep_states:
-                    starts.append(h)
-                R = n * batch
-                a, x = ws.a[:n], ws.x[:n]
-                torch.mul(ws.dt[c : c + n, :, None, :], A2, out=a)
+                    starts.append(h if not starts else h.clone())
+                dt, du, Bc, Cr, yr, a, x, xr = ws.chunk_views(c, n)
+                torch.mul(dt, A2, out=a)
                 torch.exp2(a, out=a)  # the decays exp(dt A)
-                torch.mul(ws.du[c : c + n, :, None, :], ws.B[c : c + n, :, :, None], out=x)
-                h = _scan_chunk(ws, n, block, h).clone()
-                torch.bmm(ws.C[c : c + n].view(R, 1, N), x.view(R, N, dim),
-                          out=ws.y[c : c + n].view(R, 1, dim))
-            ws.store(y, "y", s0, e0)
-        if D is not None:
-            y.addcmul_(u, D[:, None])
+                torch.mul(du, Bc, out=x)
+                h = _scan_chunk(ws, n, block, h)
+                torch.bmm(Cr, xr, out=yr)
+                # The state h is a view into x: the next chunk scans into the other one.
+                ws.swap("x", "x2")
+            ws.store_y(y, u, D, s0, e0)
+        _release(ws)
         ctx.save_for_backward(u, delta, A, B, C, D, bias)
         ctx.starts = starts
         ctx.has_h0 = h0 is not None
         ctx.softplus, ctx.block, ctx.T = softplus, block, T
         ctx.set_materialize_grads(False)
-        return y, h.transpose(1, 2).contiguous()
+        return y, h.transpose(1, 2).clone(memory_format=torch.contiguous_format)
 
     @staticmethod
     def backward(ctx, gy, glast):  # type: ignore[override]
@@ -324,7 +438,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         S = _segment_steps(T, batch, dim, L)
         if gy is None:
             gy = torch.zeros_like(u)
-        ws = _Workspace(T, S, batch, dim, N, u, ("a", "x", "lam", "w", "t"),
+        ws = _workspace(T, S, batch, dim, N, u, ("a", "x", "lam", "w", "t"),
                         {"pre": dim, "dt": dim, "u": dim, "du": dim, "B": N, "C": N,
                          "gy": dim, "gdu": dim, "gdt": dim, "gB": N, "gC": N})
         A2 = (A.t() * _LOG2E).contiguous()  # (N, dim)
@@ -393,6 +507,7 @@ class _SelectiveScanFn(torch.autograd.Function):
             ws.store(g_delta, "gdt", s0, e0)
             ws.store(gB, "gB", s0, e0)
             ws.store(gC, "gC", s0, e0)
+        _release(ws)
         g_bias = None if bias is None else g_delta.sum((0, 2))
         g_h0 = mu.transpose(1, 2) if ctx.has_h0 else None
         return g_u, g_delta, gA.t(), gB, gC, gD, g_bias, g_h0, None, None, None
