@@ -101,36 +101,44 @@ def _args(t):
     )
 
 
+_GRAD_INPUTS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+
+
+def _median_ms(items, call):
+    """Median ms of ``call(item)``, cycling through ``items`` so each run sees other data."""
+    it = [0]
+
+    def run():
+        item = items[it[0] % len(items)]
+        it[0] += 1
+        return call(item)
+
+    return do_bench(run, warmup=25, rep=200, return_mode="median")
+
+
+def _graph(fn, t):
+    """(output, differentiable inputs, output gradient) of one forward of ``fn``."""
+    out = fn(*_args(t))
+    return out, [t[k] for k in _GRAD_INPUTS], torch.randn_like(out)
+
+
+def _backward(graph):
+    out, ins, g = graph
+    torch.autograd.grad(out, ins, g, retain_graph=True)
+
+
 def bench_selective(shape, dtype, fn, n_sets):
     """Median forward and backward ms of ``fn`` (called like selective_scan_triton)."""
     batch, dim, L, N = shape
     sets = [make_inputs(batch, dim, L, N, dtype, 100 + i, True) for i in range(n_sets)]
-    it = [0]
 
-    def fwd():
-        t = sets[it[0] % n_sets]
-        it[0] += 1
+    def fwd(t):
         with torch.no_grad():
             return fn(*_args(t))
 
-    fwd_ms = do_bench(fwd, warmup=25, rep=200, return_mode="median")
-    graphs = []
-    for t in sets:
-        out = fn(*_args(t))
-        graphs.append(
-            (
-                out,
-                [t[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")],
-                torch.randn_like(out),
-            )
-        )
-
-    def bwd():
-        out, ins, g = graphs[it[0] % n_sets]
-        it[0] += 1
-        torch.autograd.grad(out, ins, g, retain_graph=True)
-
-    bwd_ms = do_bench(bwd, warmup=25, rep=200, return_mode="median")
+    fwd_ms = _median_ms(sets, fwd)
+    graphs = [_graph(fn, t) for t in sets]
+    bwd_ms = _median_ms(graphs, _backward)
     graphs.clear()
     sets.clear()
     return fwd_ms, bwd_ms
@@ -140,14 +148,7 @@ def bench_forward(shape, dtype, fn, n_sets):
     """Median forward ms of ``fn`` without autograd (the forward variants' sweep)."""
     batch, dim, L, N = shape
     sets = [make_inputs(batch, dim, L, N, dtype, 100 + i, False) for i in range(n_sets)]
-    it = [0]
-
-    def fwd():
-        t = sets[it[0] % n_sets]
-        it[0] += 1
-        return fn(*_args(t))
-
-    ms = do_bench(fwd, warmup=25, rep=200, return_mode="median")
+    ms = _median_ms(sets, lambda t: fn(*_args(t)))
     sets.clear()
     return ms
 
@@ -254,20 +255,9 @@ def config_from_spec(shape, spec):
 def bench_backward(shape, dtype, fn, n_sets):
     """Median backward ms of ``fn`` (the forward graphs are built outside the timing)."""
     batch, dim, L, N = shape
-    graphs = []
-    for i in range(n_sets):
-        t = make_inputs(batch, dim, L, N, dtype, 100 + i, True)
-        out = fn(*_args(t))
-        ins = [t[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
-        graphs.append((out, ins, torch.randn_like(out)))
-    it = [0]
-
-    def bwd():
-        out, ins, g = graphs[it[0] % n_sets]
-        it[0] += 1
-        torch.autograd.grad(out, ins, g, retain_graph=True)
-
-    ms = do_bench(bwd, warmup=25, rep=200, return_mode="median")
+    graphs = [_graph(fn, make_inputs(batch, dim, L, N, dtype, 100 + i, True))
+              for i in range(n_sets)]
+    ms = _median_ms(graphs, _backward)
     graphs.clear()
     return ms
 
@@ -282,7 +272,7 @@ def config_rows(specs, bw, shapes=ANCHORS, dtypes=(torch.bfloat16, torch.float32
     spec's output (forward) or gradients (backward) are compared with the PyTorch path.
     """
     rows = []
-    names = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+    names = _GRAD_INPUTS
     for shape in shapes:
         batch, dim, L, N = shape
         block_n = max(triton.next_power_of_2(N), 2)
@@ -401,7 +391,7 @@ def peak_memory(shape, dtype, fn):
     out = fn(*_args(t))
     grads = torch.autograd.grad(
         out,
-        [t[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")],
+        [t[k] for k in _GRAD_INPUTS],
         torch.ones_like(out),
     )
     torch.cuda.synchronize()
