@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.ltsf import PUBLISHED, markdown  # noqa: E402
+from benchmarks.ltsf import PUBLISHED, _fmt, markdown  # noqa: E402
 
 ORDER = ["s4", "s5", "mamba", "hybrid", "rlinear", "linear", "seasonal_naive", "arima",
          "auto_arima"]
@@ -50,12 +50,7 @@ def load(paths: list[Path]) -> dict[tuple[str, int], dict]:
 
 def cell(entry: dict | None, key: str = "mse", key2: str = "mae") -> str:
     s = (entry or {}).get("summary", {})
-    if key not in s:
-        return "—"
-    a, b = s[key], s[key2]
-    if a["n"] > 1:
-        return f"{a['mean']:.3f} ± {a['std']:.3f} / {b['mean']:.3f} ± {b['std']:.3f}"
-    return f"{a['mean']:.3f} / {b['mean']:.3f}"
+    return "—" if key not in s else f"{_fmt(s, key)} / {_fmt(s, key2)}"
 
 
 def tables(results: dict[tuple[str, int], dict]) -> str:
