@@ -42,6 +42,22 @@ DEFAULT_RIDGE = 1e-3
 QUANTILE_WINDOWS = 8192
 
 
+def _normalised_rows(network: torch.nn.Module, batch: dict,
+                     dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A batch as one row per (window, channel), normalised by ``network.revin``.
+
+    Returns z (R, L), the target (y - mean) / std (R, H) and std (R, 1), R = B * C.
+    """
+    z = network.revin.normalize(batch["past_y"].float()).to(dtype)  # (B, L, C)
+    mean, std = network.revin.mean.to(dtype), network.revin.stdev.to(dtype)  # (B, 1, C)
+    target = (batch["future_y"].to(dtype) - mean) / std  # (B, H, C)
+
+    def rows(a: torch.Tensor) -> torch.Tensor:
+        return a.transpose(1, 2).reshape(-1, a.shape[1])
+
+    return rows(z), rows(target), rows(std)
+
+
 def _moments(network: torch.nn.Module, data: WindowDataset,
              batch_size: int) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """Weighted Gram (L+1, L+1), cross moment (L+1, H), sum w y^2 and the row count."""
@@ -52,14 +68,9 @@ def _moments(network: torch.nn.Module, data: WindowDataset,
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False,
                                          collate_fn=collate_windows)
     for batch in loader:
-        z = network.revin.normalize(batch["past_y"].float()).double()  # (B, L, C)
-        mean = network.revin.mean.double()  # (B, 1, C)
-        std = network.revin.stdev.double()
-        target = (batch["future_y"].double() - mean) / std  # (B, H, C)
-        x = torch.cat([z.transpose(1, 2), torch.ones_like(z[:, :1].transpose(1, 2))],
-                      dim=-1).reshape(-1, L + 1)  # (B * C, L + 1)
-        t = target.transpose(1, 2).reshape(x.shape[0], -1)  # (B * C, H)
-        w = (std ** 2).transpose(1, 2).reshape(-1, 1)  # (B * C, 1)
+        z, t, std = _normalised_rows(network, batch, torch.float64)
+        x = torch.cat([z, torch.ones_like(std)], dim=-1)  # (R, L + 1)
+        w = std ** 2
         gram += x.T @ (w * x)
         cross += x.T @ (w * t)
         yy += float((w * t ** 2).sum())
@@ -142,10 +153,8 @@ def start_quantile_head(network: torch.nn.Module, train: WindowDataset,
     residuals = []
     for lo in range(0, len(idx), batch_size):
         batch = train.__getitems__(idx[lo:lo + batch_size].tolist())
-        z = network.revin.normalize(batch["past_y"].float())  # (B, L, C)
-        target = (batch["future_y"].float() - network.revin.mean) / network.revin.stdev
-        fit = network.skip(z.transpose(1, 2)).transpose(1, 2)  # (B, H, C)
-        residuals.append((target - fit).transpose(1, 2).reshape(-1, target.shape[1]))
+        z, target, _ = _normalised_rows(network, batch, torch.float32)
+        residuals.append(target - network.skip(z))  # (R, H)
     r = torch.cat(residuals).double()  # (rows, H)
     levels = torch.tensor(head.quantiles, dtype=torch.float64)
     q = torch.quantile(r, levels, dim=0).T  # (H, Q), sorted along Q
