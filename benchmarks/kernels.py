@@ -293,11 +293,11 @@ def config_rows(specs, bw, shapes=ANCHORS, dtypes=(torch.bfloat16, torch.float32
             progs = batch * math.ceil(dim / bd)
             if tss._plan_splits(0, progs, n_segs, per_sm * sms // w)[0] == 1:
                 del cfgs[s]
-        default = tss._default_config(*shape)
         fwd = [s for s, (k, _) in cfgs.items() if k == "fwd"]
         bwd = [s for s, (k, _) in cfgs.items() if k == "bwd"]
         for dtype in dtypes:
             dname = str(dtype).split(".")[-1]
+            default = tss._default_config(*shape, dtype)
             set_bytes = torch.tensor([], dtype=dtype).element_size() * (
                 3 * batch * dim * L + 2 * batch * N * L
             )

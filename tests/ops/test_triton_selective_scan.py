@@ -362,13 +362,39 @@ def test_auto_variant_follows_the_channel_count():
         tss._resolve_variant("v9", 1, 1)
 
 
+@pytest.mark.parametrize(
+    "batch, dim, N, dtype, states, bwd_states",
+    [
+        (2, 768, 16, torch.bfloat16, 8, 8),  # few channels, 16-bit: eight states per thread
+        (2, 768, 16, torch.float32, 4, 8),
+        (8, 1536, 16, torch.float16, 4, 8),
+        (512, 128, 16, torch.float16, 4, 8),
+        (1, 4, 1, torch.float16, 2, 2),
+        (4, 64, 32, torch.float16, 4, 8),
+        (4, 64, 8, torch.float16, 4, 4),
+        (64, 256, 64, torch.float16, 16, 8),
+        (1, 8, 256, torch.float16, 16, 8),
+    ],
+)
+def test_default_launch_settings(batch, dim, N, dtype, states, bwd_states):
+    cfg = tss._default_config(batch, dim, 100, N, dtype)
+    block_n = max(triton.next_power_of_2(N), 2)
+    assert block_n // cfg.group == states
+    assert block_n // cfg.bwd_group == bwd_states
+    # one warp's lanes hold whole channels in both kernels
+    assert cfg.block_d * cfg.group == 32 * cfg.num_warps
+    assert cfg.bwd_block_d * cfg.bwd_group == 32 * cfg.bwd_num_warps
+
+
 # ------------------------------------- launch configs of the benchmark sweep (--configs)
 # benchmarks/kernels.py times these beside the automatic settings: a forward channel on
 # 1 or 2 threads (16 or 8 states each at N = 16, BLOCK_D 32 or 16), on 2 or 8 at N = 64,
 # and the backward likewise. 32 / G + 3 channels: two programs of the wider kernel, the
 # second one mostly masked.
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("N, group, bwd_group", [(16, 1, 1), (16, 2, 2), (64, 2, 8), (64, 8, 32)])
+@pytest.mark.parametrize(
+    "N, group, bwd_group", [(16, 1, 1), (16, 2, 2), (16, 4, 4), (64, 2, 8), (64, 8, 32)]
+)
 def test_launch_configs_of_the_sweep(N, group, bwd_group, dtype):
     cfg = tss.SelectiveScanConfig(
         block_d=32 // group,

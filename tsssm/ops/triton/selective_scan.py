@@ -103,7 +103,9 @@ class SelectiveScanConfig:
 
 
 # Warps a multiprocessor holds at once, limited by registers (65536 per SM): the
-# forward uses ~120 registers a thread, the backward ~170.
+# forward uses ~120 registers a thread, the backward ~170 with four states per thread
+# (~240, 8 warps, with the eight it now takes at N >= 16; the sweep that chose eight
+# ran with this estimate, so it is kept).
 _FWD_WARPS_PER_SM = 16
 _BWD_WARPS_PER_SM = 12
 # Both kernels unroll chunks of this many steps (the per-step tensors are named values).
@@ -116,7 +118,8 @@ _CHUNK = 4
 #: XF32 converts the prefetched u/delta/z tiles to float32 as soon as they are loaded,
 #: MAXNREG (optional) caps the registers per thread (ptxas; ignored by the interpreter):
 #: v6 / v6d are v5z / v5 carried as float32 under a 96-register cap (21 one-warp programs
-#: per SM instead of 16) for the many-channel shapes (KERNEL_NOTES.md, v6).
+#: per SM instead of 16) for the many-channel shapes (KERNEL_NOTES.md, v6). UNROLL
+#: (optional) unrolls the chunk loop that many times (v4u / v5u; KERNEL_NOTES.md, v7).
 FWD_VARIANTS = {
     "v4": dict(ZPF=False, XDEPTH=1, BCDEPTH=1, L2PF=0, XF32=False),
     "v5z": dict(ZPF=True, XDEPTH=1, BCDEPTH=1, L2PF=0, XF32=False),
@@ -125,6 +128,8 @@ FWD_VARIANTS = {
     "v5l2": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=8, XF32=True),
     "v6": dict(ZPF=True, XDEPTH=1, BCDEPTH=1, L2PF=0, XF32=True, MAXNREG=96),
     "v6d": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=0, XF32=True, MAXNREG=96),
+    "v4u": dict(ZPF=False, XDEPTH=1, BCDEPTH=1, L2PF=0, XF32=False, UNROLL=2),
+    "v5u": dict(ZPF=True, XDEPTH=2, BCDEPTH=1, L2PF=0, XF32=True, UNROLL=2),
 }
 #: The forward variant used when the config does not name one.
 FWD_VARIANT = os.environ.get("TSSSM_SS_FWD_VARIANT", "auto")
@@ -133,6 +138,10 @@ FWD_VARIANT = os.environ.get("TSSSM_SS_FWD_VARIANT", "auto")
 #: the programs fill the GPU about once (12,288-16,384 channels) and 3-8% slower at
 #: 65,536 channels, where its extra registers cost more occupancy than latency it hides.
 V5_MAX_CHANNELS = 32768
+#: Up to this many channels the forward's programs of four states per thread do not fill
+#: the GPU and are split along time; there it takes eight states per thread at N = 16
+#: for 16-bit inputs.
+FEW_CHANNELS = 4096
 
 
 def _resolve_variant(variant: str, batch: int, dim: int) -> str:
@@ -294,6 +303,7 @@ def _selective_scan_fwd_kernel(
     BCDEPTH: tl.constexpr = 1,
     L2PF: tl.constexpr = 0,
     XF32: tl.constexpr = False,
+    UNROLL: tl.constexpr = 1,
 ):
     """Forward over one (batch row, channel block, time split).
 
@@ -308,6 +318,7 @@ def _selective_scan_fwd_kernel(
     ``L2PF > 0`` the u/delta/z lines ``L2PF`` chunks ahead are prefetched into L2;
     ``XF32`` converts the prefetched tiles to float32 as soon as they are loaded.
     ``XDEPTH = BCDEPTH = 1``, no ``ZPF`` and no ``L2PF`` is v4 (z loaded in its own chunk).
+    ``UNROLL`` unrolls the chunk loop (the compiler adds the remainder iterations).
     """
     tl.static_assert(T == 4, "the kernels unroll chunks of exactly 4 steps")
     tl.static_assert((XDEPTH - 1) * (XDEPTH - 2) == 0, "u/delta/z prefetch depth is 1 or 2")
@@ -411,7 +422,7 @@ def _selective_scan_fwd_kernel(
         B0m, B1m, B2m, B3m = _load4(b_row + bc + T * BLOCK_N, BLOCK_N)
         if not PREP:
             C0m, C1m, C2m, C3m = _load4(c_row + bc + T * BLOCK_N, BLOCK_N)
-    for c in range(c_lo, c_hi):
+    for c in tl.range(c_lo, c_hi, loop_unroll_factor=UNROLL):
         if SAVE_STATES:
             at_seg = (zero_rn + c % SEG_CHUNKS) == 0
             tl.store(st_row + (c // SEG_CHUNKS) * N, h, mask=mask_rn & at_seg)
@@ -991,7 +1002,9 @@ def _selective_scan_bwd_prep_kernel(
     tl.store(dtsum_ptr + (pid_b * dim + d64) * n_splits + pid_s, dts, mask=mask_d)
 
 
-def _default_config(batch: int, dim: int, L: int, N: int) -> SelectiveScanConfig:
+def _default_config(
+    batch: int, dim: int, L: int, N: int, dtype: torch.dtype = torch.float32
+) -> SelectiveScanConfig:
     """Pick launch settings from the problem size (see benchmarks/KERNEL_NOTES.md).
 
     One warp per program in both kernels: every reduction and layout change then stays
@@ -1000,14 +1013,26 @@ def _default_config(batch: int, dim: int, L: int, N: int) -> SelectiveScanConfig
     benchmarked shape.
     """
     block_n = max(triton.next_power_of_2(N), 2)
+    channels = batch * dim
     # Forward: four states per thread make B_k and C_k one 16-byte load each; from
     # N = 64 on, sixteen states per thread (a channel over N / 16 threads): at
     # (64, 256, 336, 64) on the H100 that was 6-16% faster than four states on 16
-    # threads (benchmarks/KERNEL_NOTES.md, v5), fewer shuffles per output.
-    group = block_n // min(block_n, 4) if block_n < 64 else block_n // 16
-    # Backward: it keeps four steps of states, decays, B and C per thread, so it stays
-    # at (at most) four states per thread and spreads large N over more threads.
-    bwd_group = block_n // min(block_n, 4)
+    # threads (benchmarks/KERNEL_NOTES.md, v5), fewer shuffles per output. Few, long
+    # channels in 16-bit take eight states per thread (the programs are time-split
+    # anyway): at (2, 768, 16384, 16) bf16 3-5% faster; in fp32 equal without autograd
+    # and 12% slower when the forward saves its states (launch-config sweep).
+    if block_n >= 64:
+        group = block_n // 16
+    elif block_n == 16 and channels <= FEW_CHANNELS and dtype.itemsize < 4:
+        group = 2
+    else:
+        group = block_n // min(block_n, 4)
+    # Backward: eight states per thread from N = 16 on (fewer dB/dC shuffle steps per
+    # element). In the H100 launch-config sweep that was 11-34% faster than four at
+    # (512, 128, 512, 16), (2, 768, 16384, 16), (4096, 64, 96, 16), (16, 1024, 1024, 16)
+    # and (64, 256, 336, 64), and 5-7% slower only at (8, 1536, 2048, 16), where four
+    # states per thread fill the GPU in almost exactly one wave.
+    bwd_group = block_n // min(block_n, 8 if block_n >= 16 else 4)
     bwd_num_warps = max(1, bwd_group // 32)
     return SelectiveScanConfig(
         block_d=max(1, 32 // group),
@@ -1097,7 +1122,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         D = D.contiguous() if D is not None else None
         delta_bias = delta_bias.contiguous() if delta_bias is not None else None
         if config is None:
-            config = _default_config(batch, dim, L, N)
+            config = _default_config(batch, dim, L, N, u.dtype)
         block_n = max(triton.next_power_of_2(N), 2)
         seg_len = config.seg_len
         n_segs = max(triton.cdiv(L, seg_len), 1)
@@ -1109,6 +1134,9 @@ class _SelectiveScanFn(torch.autograd.Function):
         pipe = dict(FWD_VARIANTS[variant])
         pipe["ZPF"] = pipe["ZPF"] and z is not None
         maxnreg = pipe.pop("MAXNREG", 0)
+        # every constexpr is passed, defaults too: torch.compile's kernel wrapper
+        # (Inductor) rejects launches that leave one out
+        pipe.setdefault("UNROLL", 1)
         if _interpreting():
             pipe["L2PF"] = 0  # inline assembly does not run in the interpreter
         # spare chunks at the end: the forward loads B and C up to BCDEPTH chunks ahead
