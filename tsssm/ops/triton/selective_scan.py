@@ -1028,7 +1028,7 @@ def _default_config(
     else:
         group = block_n // min(block_n, 4)
     # Backward: eight states per thread from N = 16 on (fewer dB/dC shuffle steps per
-    # element). In the H100 launch-config sweep that was 11-34% faster than four at
+    # element). In the H100 launch-config sweep that was 6-34% faster than four at
     # (512, 128, 512, 16), (2, 768, 16384, 16), (4096, 64, 96, 16), (16, 1024, 1024, 16)
     # and (64, 256, 336, 64), and 5-7% slower only at (8, 1536, 2048, 16), where four
     # states per thread fill the GPU in almost exactly one wave.
