@@ -212,6 +212,15 @@ def _dt_act(raw, mask, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, FAS
 
 
 @triton.jit
+def _load_tile(row, s_l, t, mask_d, L, XF32: tl.constexpr):
+    # The (BLOCK_D, T) tile of u, delta or z at steps t (zero past L), float32 if XF32.
+    x = tl.load(row + t[None, :] * s_l, mask=mask_d[:, None] & (t < L)[None, :], other=0.0)
+    if XF32:
+        x = x.to(tl.float32)
+    return x
+
+
+@triton.jit
 def _load4(ptrs, STRIDE: tl.constexpr):
     # B or C of the four steps of a chunk, from the padded float32 (Lp, BLOCK_N) rows.
     return (
@@ -389,31 +398,18 @@ def _selective_scan_fwd_kernel(
     # the end stay inside the padded buffers (the wrapper adds BCDEPTH chunks).
     # ZPF (set by the wrapper only with z and not in PREP): z travels with u and delta
     # (v5); otherwise it is loaded in its own chunk.
+    # v5 and v6 carry their prefetched tiles as float32 (XF32: Triton 3.6 otherwise lays
+    # the 16-bit tiles out so that softplus and the gate run replicated per row)
     t = c_lo * T + offs_t
-    m_dl = mask_d[:, None] & (t < L)[None, :]
-    u_nx = tl.load(u_row + t[None, :] * s_ul, mask=m_dl, other=0.0)
-    dl_nx = tl.load(dt_row + t[None, :] * s_dl, mask=m_dl, other=0.0)
+    u_nx = _load_tile(u_row, s_ul, t, mask_d, L, XF32)
+    dl_nx = _load_tile(dt_row, s_dl, t, mask_d, L, XF32)
     if ZPF:
-        z_nx = tl.load(z_row + t[None, :] * s_zl, mask=m_dl, other=0.0)
-    if XF32:
-        # v5 and v6 carry their prefetched tiles as float32 (Triton 3.6 otherwise lays
-        # the 16-bit tiles out so that softplus and the gate run replicated per row)
-        u_nx = u_nx.to(tl.float32)
-        dl_nx = dl_nx.to(tl.float32)
-        if ZPF:
-            z_nx = z_nx.to(tl.float32)
+        z_nx = _load_tile(z_row, s_zl, t, mask_d, L, XF32)
     if XDEPTH == 2:
-        t2 = t + T
-        m2 = mask_d[:, None] & (t2 < L)[None, :]
-        u_n2 = tl.load(u_row + t2[None, :] * s_ul, mask=m2, other=0.0)
-        dl_n2 = tl.load(dt_row + t2[None, :] * s_dl, mask=m2, other=0.0)
-        if XF32:
-            u_n2 = u_n2.to(tl.float32)
-            dl_n2 = dl_n2.to(tl.float32)
+        u_n2 = _load_tile(u_row, s_ul, t + T, mask_d, L, XF32)
+        dl_n2 = _load_tile(dt_row, s_dl, t + T, mask_d, L, XF32)
         if ZPF:
-            z_n2 = tl.load(z_row + t2[None, :] * s_zl, mask=m2, other=0.0)
-            if XF32:
-                z_n2 = z_n2.to(tl.float32)
+            z_n2 = _load_tile(z_row, s_zl, t + T, mask_d, L, XF32)
     bc = c_lo * T * BLOCK_N
     B0n, B1n, B2n, B3n = _load4(b_row + bc, BLOCK_N)
     if not PREP:
@@ -436,16 +432,10 @@ def _selective_scan_fwd_kernel(
             gate = zt * tl.sigmoid(zt)
         B0, B1, B2, B3 = B0n, B1n, B2n, B3n
         t_nx = t + XDEPTH * T
-        m_nx = mask_d[:, None] & (t_nx < L)[None, :]
-        u_ld = tl.load(u_row + t_nx[None, :] * s_ul, mask=m_nx, other=0.0)
-        dl_ld = tl.load(dt_row + t_nx[None, :] * s_dl, mask=m_nx, other=0.0)
-        if XF32:
-            u_ld = u_ld.to(tl.float32)
-            dl_ld = dl_ld.to(tl.float32)
+        u_ld = _load_tile(u_row, s_ul, t_nx, mask_d, L, XF32)
+        dl_ld = _load_tile(dt_row, s_dl, t_nx, mask_d, L, XF32)
         if ZPF:
-            z_ld = tl.load(z_row + t_nx[None, :] * s_zl, mask=m_nx, other=0.0)
-            if XF32:
-                z_ld = z_ld.to(tl.float32)
+            z_ld = _load_tile(z_row, s_zl, t_nx, mask_d, L, XF32)
         if XDEPTH == 2:
             u_nx = u_n2
             dl_nx = dl_n2
