@@ -28,16 +28,8 @@ import time
 import warnings
 from datetime import date
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling _machine module
+from _machine import cpu_name  # noqa: E402
 
 
 def _versions() -> str:
@@ -95,7 +87,7 @@ def main() -> None:
     demo = None if args.no_demo else (_time_demo(2), _time_demo(1))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"- Machine: {_cpu_name()}, {os.cpu_count()} cores (load average {load:.1f} "
+    print(f"- Machine: {cpu_name()}, {os.cpu_count()} cores (load average {load:.1f} "
           "at the end of the run)")
     print(f"- Versions: {_versions()}")
     print(f"- Date: {date.today().isoformat()}")

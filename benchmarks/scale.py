@@ -38,18 +38,10 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling _machine module
+from _machine import cpu_name  # noqa: E402
+
 MODELS = ("naive", "seasonal_naive", "drift", "historic_average")
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _versions() -> str:
@@ -193,7 +185,7 @@ def _markdown(res: dict[str, Any], command: str) -> str:
            f"joblib, n_jobs={res['n_jobs']}" if res["dask_workers"] == 0 else
            f"Dask LocalCluster, {res['dask_workers']} worker processes")
     return "\n".join([
-        f"{date.today().isoformat()}, {_cpu_name()}, {os.cpu_count()} cores; {_versions()}.",
+        f"{date.today().isoformat()}, {cpu_name()}, {os.cpu_count()} cores; {_versions()}.",
         "",
         f"`{command}`",
         "",

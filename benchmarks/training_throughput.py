@@ -41,6 +41,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the sibling _machine module
+
+from _machine import cpu_name  # noqa: E402
 
 from tsssm.forecasters.neural import (  # noqa: E402
     HybridForecaster,
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
             r = results[-1]
             print(f"{r['model']:<17} {r['backend']:<7} {r['windows_per_s']:>10.0f} windows/s"
                   f"  (first epoch {r['first_epoch_s']} s)", flush=True)
-    device = torch.cuda.get_device_name(0) if args.device == "cuda" else _cpu_name()
+    cpu = f"{cpu_name()} ({os.cpu_count()} cores)"
+    device = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu
     meta = {
         "date": dt.date.today().isoformat(), "device": device,
         "cpu_threads": torch.get_num_threads(),
@@ -171,16 +175,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {r['model']} | {r['backend']} | {r['windows_per_s']:,.0f} |")
     if args.out:
         Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _version(module: str) -> str | None:
