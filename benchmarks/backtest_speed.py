@@ -29,7 +29,7 @@ import warnings
 from datetime import date
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling _machine module
-from _machine import cpu_name  # noqa: E402
+from _machine import cpu_name
 
 
 def _versions() -> str:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling _machine module
-from _machine import cpu_name  # noqa: E402
+from _machine import cpu_name
 
 MODELS = ("naive", "seasonal_naive", "drift", "historic_average")
 
