@@ -203,7 +203,8 @@ def fwd_variant_rows(variants, bw, shapes=ANCHORS):
 
 # ------------------------------------------------------------ launch-config sweep
 # A spec names one change from the automatic settings: "f<G>" puts each forward channel
-# on G threads (N / G states each, BLOCK_D = 32 / G, one warp), "f<G>@<variant>" also
+# on G threads (N / G states each, BLOCK_D = 32 / G, one warp), "f<G>x<R>" gives each
+# thread R channels (BLOCK_D = R * 32 / G, still one warp), "f<G>@<variant>" also
 # fixes the forward variant; "b<G>" does the same for the backward (bwd_group G); a
 # suffix "/s<k>" fixes that kernel's time splits (splits / bwd_splits; 0 = automatic).
 # The automatic splitting assumes 16 (12) warps per SM and BLOCK_D channels per warp, so
@@ -235,20 +236,22 @@ def config_from_spec(shape, spec):
         if int(splits) == 1 and batch * dim < 32 * 132:
             return None  # unsplit, so few channels leave most of the GPU idle (4-5x slower)
         fields["splits" if head[0] == "f" else "bwd_splits"] = int(splits)
+    head, _, rep = head.partition("x")
+    rep = int(rep or 1)
     kind, g = {"f": "fwd", "b": "bwd"}[head[0]], int(head[1:])
-    if g < 1 or g & (g - 1) or g > block_n:
+    if g < 1 or g & (g - 1) or g > block_n or rep & (rep - 1):
         return None
     if kind == "fwd":
         if g > 32:
             return None
-        fields.update(block_d=32 // g, group=g, num_warps=1)
+        fields.update(block_d=rep * 32 // g, group=g, num_warps=1)
         if variant:
             fields["fwd_variant"] = variant
     else:
         if variant:
             raise ValueError(f"{spec}: a variant applies to the forward only")
         warps = max(1, g // 32)
-        fields.update(bwd_block_d=32 * warps // g, bwd_group=g, bwd_num_warps=warps)
+        fields.update(bwd_block_d=rep * 32 * warps // g, bwd_group=g, bwd_num_warps=warps)
     return kind, tss.SelectiveScanConfig(**fields)
 
 

@@ -368,7 +368,8 @@ def test_auto_variant_follows_the_channel_count():
         (2, 768, 16, torch.bfloat16, 8, 8),  # few channels, 16-bit: eight states per thread
         (2, 768, 16, torch.float32, 4, 8),
         (8, 1536, 16, torch.float16, 4, 8),
-        (512, 128, 16, torch.float16, 4, 8),
+        (512, 128, 16, torch.float32, 4, 8),
+        (512, 128, 16, torch.bfloat16, 4, 8),  # two channels per thread in the forward
         (1, 4, 1, torch.float16, 2, 2),
         (4, 64, 32, torch.float16, 4, 8),
         (4, 64, 8, torch.float16, 4, 4),
@@ -381,8 +382,10 @@ def test_default_launch_settings(batch, dim, N, dtype, states, bwd_states):
     block_n = max(triton.next_power_of_2(N), 2)
     assert block_n // cfg.group == states
     assert block_n // cfg.bwd_group == bwd_states
-    # one warp's lanes hold whole channels in both kernels
-    assert cfg.block_d * cfg.group == 32 * cfg.num_warps
+    # one warp's lanes hold whole channels in both kernels, two per lane in the 16-bit
+    # forward from 65,536 channels
+    per_lane = 2 if (N == 16 and dtype.itemsize < 4 and batch * dim >= 65536) else 1
+    assert cfg.block_d * cfg.group == 32 * cfg.num_warps * per_lane
     assert cfg.bwd_block_d * cfg.bwd_group == 32 * cfg.bwd_num_warps
 
 
@@ -406,6 +409,25 @@ def test_launch_configs_of_the_sweep(N, group, bwd_group, dtype):
         seg_len=8,
     )
     t = make_inputs(2, 32 // min(group, bwd_group) + 3, 13, N, dtype, seed=12)
+    check_against_loop(t, dtype, True, True, cfg)
+
+
+# Several channels per thread (BLOCK_D * G = 64 or 128 rows on one warp's 32 lanes): the
+# benchmark's "f<G>x<R>" / "b<G>x<R>" specs. 64 + 5 channels: two programs, the second
+# mostly masked; the backward then sums dB / dC in two or four partials per program.
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("group, rows", [(4, 64), (4, 128), (2, 64)])
+def test_several_channels_per_thread(group, rows, dtype):
+    cfg = tss.SelectiveScanConfig(
+        block_d=rows // group,
+        group=group,
+        num_warps=1,
+        bwd_block_d=rows // group,
+        bwd_group=group,
+        bwd_num_warps=1,
+        seg_len=8,
+    )
+    t = make_inputs(2, rows // group + 5, 13, 16, dtype, seed=13)
     check_against_loop(t, dtype, True, True, cfg)
 
 

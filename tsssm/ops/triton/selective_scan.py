@@ -64,7 +64,8 @@ class SelectiveScanConfig:
         Threads per channel in the forward (power of two, at most the padded N); each
         keeps ``N / group`` states.
     num_warps : int
-        Warps per forward program; ``block_d * group`` should equal ``32 * num_warps``.
+        Warps per forward program; ``block_d * group`` should be ``32 * num_warps`` (one
+        channel row per thread) or a multiple of it (several channels per thread).
     bwd_block_d, bwd_group, bwd_num_warps : int
         The same for the backward kernel.
     seg_len : int
@@ -142,6 +143,8 @@ V5_MAX_CHANNELS = 32768
 #: the GPU and are split along time; there it takes eight states per thread at N = 16
 #: for 16-bit inputs.
 FEW_CHANNELS = 4096
+#: From this many channels the 16-bit forward puts two channels on each thread (N = 16).
+MANY_CHANNELS = 65536
 
 
 def _resolve_variant(variant: str, batch: int, dim: int) -> str:
@@ -1017,6 +1020,13 @@ def _default_config(
         group = 2
     else:
         group = block_n // min(block_n, 4)
+    # Very many channels in 16-bit: two channels per thread (64 rows on a warp's 32
+    # lanes), so each B and C value loaded serves two channels. ncu put the forward at
+    # (512, 128, 512, 16) bf16 at 89.6% of the L1 data pipe, mostly the per-lane copies
+    # of B and C; this was 6.5% faster there, equal at (4096, 64, 96, 16), slower in fp32
+    # and with fewer channels (fewer, longer programs).
+    wide = block_n == 16 and dtype.itemsize < 4 and channels >= MANY_CHANNELS
+    rows_per_lane = 2 if wide else 1
     # Backward: eight states per thread from N = 16 on (fewer dB/dC shuffle steps per
     # element). In the H100 launch-config sweep that was 6-34% faster than four at
     # (512, 128, 512, 16), (2, 768, 16384, 16), (4096, 64, 96, 16), (16, 1024, 1024, 16)
@@ -1025,7 +1035,7 @@ def _default_config(
     bwd_group = block_n // min(block_n, 8 if block_n >= 16 else 4)
     bwd_num_warps = max(1, bwd_group // 32)
     return SelectiveScanConfig(
-        block_d=max(1, 32 // group),
+        block_d=max(1, rows_per_lane * 32 // group),
         group=group,
         num_warps=1,
         bwd_block_d=max(1, 32 * bwd_num_warps // bwd_group),
