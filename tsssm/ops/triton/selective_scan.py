@@ -1023,8 +1023,9 @@ def _default_config(
     # Very many channels in 16-bit: two channels per thread (64 rows on a warp's 32
     # lanes), so each B and C value loaded serves two channels. ncu put the forward at
     # (512, 128, 512, 16) bf16 at 89.6% of the L1 data pipe, mostly the per-lane copies
-    # of B and C; this was 6.5% faster there, equal at (4096, 64, 96, 16), slower in fp32
-    # and with fewer channels (fewer, longer programs).
+    # of B and C; this was 6.5% faster there without autograd (equal when the forward
+    # also saves its states), equal at (4096, 64, 96, 16), slower in fp32 and with fewer
+    # channels (fewer, longer programs).
     wide = block_n == 16 and dtype.itemsize < 4 and channels >= MANY_CHANNELS
     rows_per_lane = 2 if wide else 1
     # Backward: eight states per thread from N = 16 on (fewer dB/dC shuffle steps per
