@@ -114,6 +114,21 @@ def _check_args(
     return batch, dim, L, N
 
 
+def _transpose(dst: torch.Tensor, src: torch.Tensor) -> None:
+    """Copy contiguous ``src`` (batch, X, n) into contiguous ``dst`` (n, batch, X).
+
+    torch's copy of a transposed 2-D matrix is tiled (cache friendly) but runs on one
+    thread; its general strided copy reads with strides but is split over the threads.
+    With two threads the strided copy was faster (forward 3-4% at (16, 64, 1024, 16)),
+    with one the tiled one (forward 5-8%).
+    """
+    n = dst.shape[0]
+    if torch.get_num_threads() > 1:
+        dst.copy_(src.permute(2, 0, 1))
+    else:
+        dst.view(n, -1).copy_(src.reshape(-1, n).t())
+
+
 def _time_major(dst: torch.Tensor, src: torch.Tensor, s: int, e: int,
                 stage: torch.Tensor) -> torch.Tensor:
     """Copy steps ``s:e`` of ``src`` (batch, X, L) into ``dst`` (S, batch, X), time first.
@@ -128,9 +143,9 @@ def _time_major(dst: torch.Tensor, src: torch.Tensor, s: int, e: int,
     if n == src.shape[2] and src.is_contiguous():
         st = src  # the whole sequence: transpose straight from the input
     else:
-        st = stage[: batch * X * n]
-        st.view(batch, X, n).copy_(src[:, :, s:e])
-    dst[:n].view(n, batch * X).copy_(st.view(batch * X, n).t())
+        st = stage[: batch * X * n].view(batch, X, n)
+        st.copy_(src[:, :, s:e])
+    _transpose(dst[:n], st)
     if n < dst.shape[0]:
         dst[n:].zero_()
     return dst
@@ -207,7 +222,7 @@ class _Workspace:
         torch.mul(n1, u[:, :, s:e], out=n2)
         for name, src in (("dt", n1), ("du", n2)):
             dst = getattr(self, name)
-            dst[:m].view(m, batch * dim).copy_(src.view(batch * dim, m).t())
+            _transpose(dst[:m], src)
             if m < self.S:
                 dst[m:].zero_()
 
