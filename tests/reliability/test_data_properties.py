@@ -33,7 +33,10 @@ def panels(draw):
     n_series = draw(st.integers(1, 4))
     form = "series" if n_series == 1 and draw(st.booleans()) else draw(
         st.sampled_from(["wide", "long"]))
-    length = draw(st.integers(3, 40))
+    # A long table's time column carries no frequency: it is inferred from the dates, and
+    # business days that never cross a weekend are daily data too. From 6 business days
+    # on a weekend gap is always in (the explicit freq= path has its own test below).
+    length = draw(st.integers(6 if freq == "B" else 3, 40))
     start = pd.Timestamp("2021-03-01") + pd.Timedelta(days=draw(st.integers(0, 400)))
     index = pd.date_range(start, periods=length, freq=freq, tz=tz)
     seed = draw(st.integers(0, 2**31 - 1))
@@ -85,6 +88,15 @@ def test_valid_inputs_round_trip(case, h):
         assert pred.index[0] == y.index[-1] + step
     values = pred if isinstance(pred, pd.Series) else pred.select_dtypes("number")
     assert np.isfinite(values.to_numpy()).all()
+
+
+def test_business_days_without_a_weekend_need_freq_in_long_form():
+    # Wednesday to Friday: inferred as daily (the next step is Saturday), unless the
+    # caller says freq="B" (the next step is Monday).
+    y = pd.DataFrame({"unique_id": ["a"] * 3, "ds": pd.date_range("2021-03-03", periods=3),
+                      "y": [1.0, 2.0, 3.0]})
+    assert Naive().fit(y).predict(1)["ds"].iloc[0] == pd.Timestamp("2021-03-06")
+    assert Naive().fit(y, freq="B").predict(1)["ds"].iloc[0] == pd.Timestamp("2021-03-08")
 
 
 @SETTINGS
