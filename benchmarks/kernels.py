@@ -63,6 +63,15 @@ def copy_bandwidth() -> float:
     return 2 * x.numel() * 4 / (ms * 1e-3)
 
 
+def input_sets(shape, dtype):
+    """How many input sets to rotate through so that together they overflow L2 (1 to 4)."""
+    batch, dim, L, N = shape
+    set_bytes = torch.tensor([], dtype=dtype).element_size() * (
+        3 * batch * dim * L + 2 * batch * N * L
+    )
+    return int(min(4, max(1, math.ceil(3 * L2_BYTES / set_bytes))))
+
+
 def make_inputs(batch, dim, L, N, dtype, seed, requires_grad):
     g = torch.Generator(device="cuda").manual_seed(seed)
     dev = "cuda"
@@ -167,10 +176,7 @@ def fwd_variant_rows(variants, bw, shapes=ANCHORS):
         for dtype in (torch.bfloat16, torch.float32):
             dname = str(dtype).split(".")[-1]
             batch, dim, L, N = shape
-            set_bytes = torch.tensor([], dtype=dtype).element_size() * (
-                3 * batch * dim * L + 2 * batch * N * L
-            )
-            n_sets = int(min(4, max(1, math.ceil(3 * L2_BYTES / set_bytes))))
+            n_sets = input_sets(shape, dtype)
             row = {"B": batch, "D": dim, "L": L, "N": N, "dtype": dname, "n_sets": n_sets}
             t = make_inputs(batch, dim, L, N, dtype, 1, False)
             with torch.no_grad():
@@ -301,10 +307,7 @@ def config_rows(specs, bw, shapes=ANCHORS, dtypes=(torch.bfloat16, torch.float32
         for dtype in dtypes:
             dname = str(dtype).split(".")[-1]
             default = tss._default_config(*shape, dtype)
-            set_bytes = torch.tensor([], dtype=dtype).element_size() * (
-                3 * batch * dim * L + 2 * batch * N * L
-            )
-            n_sets = int(min(4, max(1, math.ceil(3 * L2_BYTES / set_bytes))))
+            n_sets = input_sets(shape, dtype)
             row = {"B": batch, "D": dim, "L": L, "N": N, "dtype": dname, "n_sets": n_sets,
                    "skipped": [s for s in wanted if s not in cfgs], "sms": sms}  # fmt: skip
             for s, (_, cfg) in cfgs.items():
@@ -463,10 +466,7 @@ def selective_rows(args, bw):
         for dtype in dtypes:
             dname = str(dtype).split(".")[-1]
             batch, dim, L, N = shape
-            set_bytes = torch.tensor([], dtype=dtype).element_size() * (
-                3 * batch * dim * L + 2 * batch * N * L
-            )
-            n_sets = int(min(4, max(1, math.ceil(3 * L2_BYTES / set_bytes))))
+            n_sets = input_sets(shape, dtype)
             row = {"B": batch, "D": dim, "L": L, "N": N, "dtype": dname, "n_sets": n_sets}
             # accuracy against the PyTorch path on the same inputs (forward, fp32 compute)
             t = make_inputs(batch, dim, L, N, dtype, 1, False)

@@ -299,20 +299,27 @@ def test_forward_variants_short_sequences(variant, L):
     check_against_loop(t, torch.float32, True, True, variant_config(variant))
 
 
-def test_module_level_forward_variant(monkeypatch):
-    # config=None and configs without fwd_variant follow tss.FWD_VARIANT.
+def spy_forward_launches(monkeypatch, record):
+    """Wrap the forward kernel so each launch appends ``record(launch kwargs)`` to the
+    returned list, then runs the real kernel."""
     seen = []
     kernel = tss._selective_scan_fwd_kernel
 
     class Spy:
         def __getitem__(self, grid):
             def launch(*args, **kw):
-                seen.append(kw["XDEPTH"])
+                seen.append(record(kw))
                 return kernel[grid](*args, **kw)
 
             return launch
 
     monkeypatch.setattr(tss, "_selective_scan_fwd_kernel", Spy())
+    return seen
+
+
+def test_module_level_forward_variant(monkeypatch):
+    # config=None and configs without fwd_variant follow tss.FWD_VARIANT.
+    seen = spy_forward_launches(monkeypatch, lambda kw: kw["XDEPTH"])
     monkeypatch.setattr(tss, "FWD_VARIANT", "v5")
     t = make_inputs(1, 3, 9, 3, torch.float32, seed=7)
     args = [t[k] for k in NAMES]
@@ -330,18 +337,9 @@ def test_module_level_forward_variant(monkeypatch):
 def test_register_cap_is_a_gpu_launch_option(monkeypatch):
     # v6's MAXNREG is not a kernel argument: it becomes ptxas' maxnreg on the GPU and is
     # dropped in the interpreter (which does not know the option).
-    seen = []
-    kernel = tss._selective_scan_fwd_kernel
-
-    class Spy:
-        def __getitem__(self, grid):
-            def launch(*args, **kw):
-                seen.append((kw["XF32"], "MAXNREG" in kw, kw.get("maxnreg")))
-                return kernel[grid](*args, **kw)
-
-            return launch
-
-    monkeypatch.setattr(tss, "_selective_scan_fwd_kernel", Spy())
+    seen = spy_forward_launches(
+        monkeypatch, lambda kw: (kw["XF32"], "MAXNREG" in kw, kw.get("maxnreg"))
+    )
     t = make_inputs(1, 3, 9, 3, torch.float32, seed=7)
     args = [t[k] for k in NAMES]
     with torch.no_grad():
