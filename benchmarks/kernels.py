@@ -731,7 +731,7 @@ def _recording(fn):
     if os.environ.get("TRITON_INTERPRET", "0") == "1":
         raise SystemExit("--sass compiles real kernels: unset TRITON_INTERPRET")
     names = ("_selective_scan_fwd_kernel", "_selective_scan_bwd_kernel",
-             "_selective_scan_bwd_prep_kernel")  # fmt: skip
+             "_selective_scan_bwd_prep_kernel", "_pack_time_major_kernel")  # fmt: skip
     saved = {n: getattr(tss, n) for n in names} | {
         "_check_device": tss._check_device, "_num_sms": tss._num_sms}  # fmt: skip
     recs = {n: _Recorder(saved[n]) for n in names}

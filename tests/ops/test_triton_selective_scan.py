@@ -171,6 +171,60 @@ def test_any_strides():
     check_against_loop(t, torch.float32, True, True, SMALL)
 
 
+@pytest.mark.parametrize(
+    "dtypes, packed",
+    [
+        ((torch.float32, torch.float32), torch.float32),
+        ((torch.bfloat16, torch.bfloat16), torch.bfloat16),
+        ((torch.bfloat16, torch.bfloat16), torch.float32),
+        ((torch.bfloat16, torch.float16), torch.float32),
+    ],
+)
+@pytest.mark.parametrize("layout", ["batch_n_l", "batch_l_n"])
+def test_pack_time_major_against_torch(dtypes, packed, layout):
+    # B and C become zero-padded float32 (batch, Lp, block_n) rows: N = 5 padded to 8,
+    # L = 297 to 304 over three programs of up to 128 steps (the last one cut at Lp);
+    # every element written (the outputs are poisoned first).
+    g = torch.Generator().manual_seed(11)
+    batch, N, L, Lp, block_n = 3, 5, 297, 304, 8
+    if layout == "batch_n_l":
+        B, C = (torch.randn(batch, N, L, generator=g).to(dt).to(DEVICE) for dt in dtypes)
+    else:  # (batch, L, N) memory seen as (batch, N, L), as the Mamba block passes them
+        B, C = (
+            torch.randn(batch, L, N, generator=g).to(dt).to(DEVICE).transpose(1, 2)
+            for dt in dtypes
+        )
+    before = B.clone(), C.clone()
+    Bt, Ct = tss._pack_time_major(B, C, Lp, block_n, packed)  # [0] and [1]
+    for x, xt in ((B, Bt), (C, Ct)):
+        want = torch.zeros(batch, Lp, block_n, dtype=torch.float64)
+        want[:, :L, :N] = x.transpose(1, 2).double().cpu()
+        assert xt.dtype == packed and xt.is_contiguous()
+        assert torch.equal(xt.double().cpu(), want)
+    assert torch.equal(B, before[0]) and torch.equal(C, before[1])
+
+
+@pytest.mark.parametrize(
+    "dtype, group, packed",
+    [
+        (torch.bfloat16, 2, torch.bfloat16),  # eight states per thread: 16-bit rows
+        (torch.bfloat16, 4, torch.float32),  # four: float32 rows
+        (torch.float16, 2, torch.float16),
+        (torch.float32, 2, torch.float32),
+    ],
+)
+def test_rows_of_B_and_C_keep_16_bits_at_eight_states_per_thread(
+    monkeypatch, dtype, group, packed
+):
+    seen = []
+    pack = tss._pack_time_major
+    monkeypatch.setattr(tss, "_pack_time_major", lambda *a: seen.append(a[-1]) or pack(*a))
+    cfg = tss.SelectiveScanConfig(block_d=32 // group, group=group, seg_len=8)
+    t = make_inputs(1, 3, 9, 16, dtype, seed=14)
+    check_against_loop(t, dtype, True, True, cfg)
+    assert seen == [packed]
+
+
 def test_gradient_of_last_state_only():
     # Only the last state is used: the adjoint starts from its gradient alone.
     t = make_inputs(1, 3, 9, 3, torch.float32, seed=6)
@@ -369,8 +423,9 @@ def test_auto_variant_follows_the_channel_count():
         (2, 768, 16, torch.float32, 4, 1, 8),
         (8, 1536, 16, torch.float16, 4, 1, 8),
         (512, 128, 16, torch.float32, 4, 1, 8),
-        (512, 128, 16, torch.bfloat16, 4, 2, 8),  # many channels, 16-bit: two per thread
-        (256, 128, 16, torch.bfloat16, 4, 1, 8),
+        (512, 128, 16, torch.bfloat16, 8, 1, 8),  # very many channels, 16-bit: eight
+        (4096, 64, 16, torch.float16, 8, 1, 8),
+        (256, 128, 16, torch.bfloat16, 4, 1, 8),  # in between: four
         (1, 4, 1, torch.float16, 2, 1, 2),
         (4, 64, 32, torch.float16, 4, 1, 8),
         (4, 64, 8, torch.float16, 4, 1, 4),

@@ -140,10 +140,9 @@ FWD_VARIANT = os.environ.get("TSSSM_SS_FWD_VARIANT", "auto")
 #: 65,536 channels, where its extra registers cost more occupancy than latency it hides.
 V5_MAX_CHANNELS = 32768
 #: Up to this many channels the forward's programs of four states per thread do not fill
-#: the GPU and are split along time; there it takes eight states per thread at N = 16
-#: for 16-bit inputs.
+#: the GPU and are split along time; there, and from MANY_CHANNELS on, the forward takes
+#: eight states per thread at N = 16 for 16-bit inputs.
 FEW_CHANNELS = 4096
-#: From this many channels the 16-bit forward puts two channels on each thread (N = 16).
 MANY_CHANNELS = 65536
 
 
@@ -225,7 +224,7 @@ def _load_tile(row, s_l, t, mask_d, L, XF32: tl.constexpr):
 
 @triton.jit
 def _load4(ptrs, STRIDE: tl.constexpr):
-    # B or C of the four steps of a chunk, from the padded float32 (Lp, BLOCK_N) rows.
+    # B or C of the four steps of a chunk, from the padded (Lp, BLOCK_N) rows.
     return (
         tl.load(ptrs),
         tl.load(ptrs + STRIDE),
@@ -252,7 +251,14 @@ def _prefetch_l2(ptrs, mask):
 @triton.jit
 def _step(h, A2, dt_r, dtu_r, sel, B_k):
     # h_k = exp(dt_k A) h_{k-1} + dt_k u_k B_k for this thread's states.
-    return tl.exp2(_col(dt_r, sel)[:, None] * A2) * h + _col(dtu_r, sel)[:, None] * B_k
+    decay = tl.exp2(_col(dt_r, sel)[:, None] * A2)
+    return decay * h + _col(dtu_r, sel)[:, None] * B_k.to(tl.float32)
+
+
+@triton.jit
+def _put_y(y_r, h, C_k, sel):
+    # y_r with column k (``sel``) set to this thread's part of y_k = sum_n C_k[n] h_k[n]
+    return tl.where(sel[None, :], tl.sum(h * C_k.to(tl.float32), axis=1)[:, None], y_r)
 
 
 @triton.jit
@@ -486,13 +492,13 @@ def _selective_scan_fwd_kernel(
             h = _step(h, A2, dt_r, dtu_r, offs_t == 3, B3)
         else:
             h = _step(h, A2, dt_r, dtu_r, offs_t == 0, B0)
-            y_r = tl.where((offs_t == 0)[None, :], tl.sum(h * C0, axis=1)[:, None], 0.0)
+            y_r = _put_y(0.0, h, C0, offs_t == 0)
             h = _step(h, A2, dt_r, dtu_r, offs_t == 1, B1)
-            y_r = tl.where((offs_t == 1)[None, :], tl.sum(h * C1, axis=1)[:, None], y_r)
+            y_r = _put_y(y_r, h, C1, offs_t == 1)
             h = _step(h, A2, dt_r, dtu_r, offs_t == 2, B2)
-            y_r = tl.where((offs_t == 2)[None, :], tl.sum(h * C2, axis=1)[:, None], y_r)
+            y_r = _put_y(y_r, h, C2, offs_t == 2)
             h = _step(h, A2, dt_r, dtu_r, offs_t == 3, B3)
-            y_r = tl.where((offs_t == 3)[None, :], tl.sum(h * C3, axis=1)[:, None], y_r)
+            y_r = _put_y(y_r, h, C3, offs_t == 3)
             y = _from_rows(y_r, BLOCK_D, G, T)  # (BD, T)
             if HAS_D:
                 y = y + Dv[:, None] * u
@@ -1010,24 +1016,18 @@ def _default_config(
     # Forward: four states per thread make B_k and C_k one 16-byte load each; from
     # N = 64 on, sixteen states per thread (a channel over N / 16 threads): at
     # (64, 256, 336, 64) on the H100 that was 6-16% faster than four states on 16
-    # threads (benchmarks/KERNEL_NOTES.md, v5), fewer shuffles per output. Few, long
-    # channels in 16-bit take eight states per thread (the programs are time-split
-    # anyway): at (2, 768, 16384, 16) bf16 3-5% faster; in fp32 equal without autograd
-    # and 12% slower when the forward saves its states (launch-config sweep).
+    # threads (benchmarks/KERNEL_NOTES.md, v5), fewer shuffles per output. 16-bit inputs
+    # at N = 16 take eight states per thread (one 16-byte load of B_k, now that B and C
+    # stay 16-bit) where the channels are few (the programs are time-split anyway: at
+    # (2, 768, 16384, 16) 3-5% faster) or very many (v9, 16-bit B and C: 8-9% faster
+    # than two channels per thread at (512, 128, 512, 16) and (4096, 64, 96, 16)). In
+    # between, eight states per thread would leave the GPU half empty and split time.
     if block_n >= 64:
         group = block_n // 16
-    elif block_n == 16 and channels <= FEW_CHANNELS and dtype.itemsize < 4:
+    elif block_n == 16 and dtype.itemsize < 4 and not FEW_CHANNELS < channels < MANY_CHANNELS:
         group = 2
     else:
         group = block_n // min(block_n, 4)
-    # Very many channels in 16-bit: two channels per thread (64 rows on a warp's 32
-    # lanes), so each B and C value loaded serves two channels. ncu put the forward at
-    # (512, 128, 512, 16) bf16 at 89.6% of the L1 data pipe, mostly the per-lane copies
-    # of B and C; this was 6.5% faster there without autograd (equal when the forward
-    # also saves its states), equal at (4096, 64, 96, 16), slower in fp32 and with fewer
-    # channels (fewer, longer programs).
-    wide = block_n == 16 and dtype.itemsize < 4 and channels >= MANY_CHANNELS
-    rows_per_lane = 2 if wide else 1
     # Backward: eight states per thread from N = 16 on (fewer dB/dC shuffle steps per
     # element). In the H100 launch-config sweep that was 6-34% faster than four at
     # (512, 128, 512, 16), (2, 768, 16384, 16), (4096, 64, 96, 16), (16, 1024, 1024, 16)
@@ -1036,7 +1036,7 @@ def _default_config(
     bwd_group = block_n // min(block_n, 8 if block_n >= 16 else 4)
     bwd_num_warps = max(1, bwd_group // 32)
     return SelectiveScanConfig(
-        block_d=max(1, rows_per_lane * 32 // group),
+        block_d=max(1, 32 // group),
         group=group,
         num_warps=1,
         bwd_block_d=max(1, 32 * bwd_num_warps // bwd_group),
@@ -1089,16 +1089,58 @@ def _strides3(t: torch.Tensor | None) -> tuple[int, int, int]:
     return (0, 0, 0) if t is None else tuple(t.stride())
 
 
-def _padded_time_major(x: torch.Tensor, Lp: int, block_n: int) -> torch.Tensor:
-    """Copy (batch, N, L) to a contiguous, zero-padded float32 (batch, Lp, block_n).
+@triton.jit
+def _pack_tile(x_ptr, dst, pid_b, offs_n, offs_l, N, L, Lp, s_xb, s_xn, s_xl):
+    # (BLOCK_N, BLOCK_L) tile of x[b, :, l] -> dst (BLOCK_L, BLOCK_N) in dst's dtype:
+    # zeros past N and L, nothing past Lp
+    x = tl.load(
+        x_ptr + pid_b * s_xb + offs_n[:, None] * s_xn + offs_l[None, :] * s_xl,
+        mask=(offs_n < N)[:, None] & (offs_l < L)[None, :],
+        other=0.0,
+    )
+    tl.store(dst, tl.trans(x.to(dst.dtype.element_ty)), mask=(offs_l < Lp)[:, None])
 
-    Each step's N values are then one aligned vector, already in the compute dtype, and
-    the padding (zeros, which leave the state unchanged since dt = 0 there) lets the
-    kernels load without masks.
+
+@triton.jit
+def _pack_time_major_kernel(
+    B_ptr, C_ptr, out_ptr, batch, N, L, Lp,
+    s_bb, s_bn, s_bl, s_cb, s_cn, s_cl,
+    BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+):  # fmt: skip
+    """B and C (batch, N, L), any strides and dtype, into out[0] and out[1]: contiguous,
+    zero-padded (batch, Lp, BLOCK_N) in out's dtype. One launch for both, every byte
+    written once (the torch transpose/convert/pad route took three kernels per tensor)."""
+    n_lblocks = tl.cdiv(Lp, BLOCK_L)
+    pid_l = tl.program_id(0) % n_lblocks
+    pid_b = (tl.program_id(0) // n_lblocks).to(tl.int64)
+    offs_l = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
+    offs_n = tl.arange(0, BLOCK_N)
+    dst = out_ptr + pid_b * Lp * BLOCK_N + offs_l[:, None] * BLOCK_N + offs_n[None, :]
+    if tl.program_id(1) == 0:
+        _pack_tile(B_ptr, dst, pid_b, offs_n, offs_l, N, L, Lp, s_bb, s_bn, s_bl)
+    else:
+        dst += batch * Lp * BLOCK_N
+        _pack_tile(C_ptr, dst, pid_b, offs_n, offs_l, N, L, Lp, s_cb, s_cn, s_cl)
+
+
+def _pack_time_major(
+    B: torch.Tensor, C: torch.Tensor, Lp: int, block_n: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """B and C (batch, N, L) as one (2, batch, Lp, block_n) ``dtype`` tensor of
+    contiguous, zero-padded rows: ``[0]`` is B, ``[1]`` is C.
+
+    Each step's N values are then one aligned vector, and the padding (zeros, which
+    leave the state unchanged since dt = 0 there) lets the kernels load without masks.
     """
-    _, N, L = x.shape
-    xt = x.transpose(1, 2).to(torch.float32)
-    return torch.nn.functional.pad(xt, (0, block_n - N, 0, Lp - L)).contiguous()
+    batch, N, L = B.shape
+    out = _alloc((2, batch, Lp, block_n), dtype, B.device)
+    if out.numel() > 0:
+        block_l = max(16, min(128, 4096 // block_n))
+        _pack_time_major_kernel[(triton.cdiv(Lp, block_l) * batch, 2)](
+            B, C, out, batch, N, L, Lp, *B.stride(), *C.stride(),
+            BLOCK_N=block_n, BLOCK_L=block_l, num_warps=4,
+        )  # fmt: skip
+    return out
 
 
 class _SelectiveScanFn(torch.autograd.Function):
@@ -1142,7 +1184,15 @@ class _SelectiveScanFn(torch.autograd.Function):
             pipe["L2PF"] = 0  # inline assembly does not run in the interpreter
         # spare chunks at the end: the forward loads B and C up to BCDEPTH chunks ahead
         Lp = (triton.cdiv(L, _CHUNK) + pipe["BCDEPTH"]) * _CHUNK
-        Bt, Ct = _padded_time_major(B, Lp, block_n), _padded_time_major(C, Lp, block_n)
+        # 16-bit B and C stay 16-bit where a thread keeps eight or more states: each B_k
+        # is then one 16-byte load, and the bf16 forward, bound by the L1 traffic of
+        # these per-lane loads, was 7-8% faster at (512, 128, 512, 16) and
+        # (2, 768, 16384, 16); with four states the 8-byte loads and conversions cost
+        # more than the halved bytes save (2% slower at (8, 1536, 2048, 16);
+        # benchmarks/KERNEL_NOTES.md, v9).
+        keep16 = B.dtype == C.dtype and B.dtype.itemsize == 2 and block_n >= 8 * config.group
+        BC = _pack_time_major(B, C, Lp, block_n, B.dtype if keep16 else f32)
+        Bt, Ct = BC[0], BC[1]
         n_splits, split_segs = _plan_splits(
             config.splits,
             batch * n_dblocks,
@@ -1231,7 +1281,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         if need_grad and L == 0:
             states.zero_()
 
-        ctx.save_for_backward(u, delta, A, Bt, Ct, D, z, delta_bias, states if need_grad else None)
+        ctx.save_for_backward(u, delta, A, BC, D, z, delta_bias, states if need_grad else None)
         ctx.delta_softplus = bool(delta_softplus)
         ctx.config = config
         ctx.n_segs = n_segs
@@ -1242,11 +1292,16 @@ class _SelectiveScanFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, dlast=None):
-        u, delta, A, Bt, Ct, D, z, delta_bias, states = ctx.saved_tensors
+        u, delta, A, BC, D, z, delta_bias, states = ctx.saved_tensors
         config = ctx.config
         batch, dim, L = u.shape
         N = A.shape[1]
         block_n = max(triton.next_power_of_2(N), 2)
+        if block_n < 64:
+            # The backward at N = 16 was 4-11% slower with 16-bit B and C rows (more
+            # layout shuffles), at N = 64 28% faster (benchmarks/KERNEL_NOTES.md, v9).
+            BC = BC.float()
+        Bt, Ct = BC[0], BC[1]
         n_dblocks = triton.cdiv(dim, config.bwd_block_d)
         seg_chunks = config.seg_len // _CHUNK
         n_segs = ctx.n_segs
@@ -1257,8 +1312,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         ddelta = _alloc((batch, dim, L), delta.dtype, device)
         dz = _alloc((batch, dim, L), z.dtype, device) if z is not None else du
         dA = torch.zeros((dim, N), dtype=f32, device=device)
-        dB = torch.zeros(Bt.shape, dtype=f32, device=device)  # padded (batch, Lp, BLOCK_N)
-        dC = torch.zeros(Bt.shape, dtype=f32, device=device)
+        dB, dC = torch.zeros((2, *Bt.shape), dtype=f32, device=device)  # padded like Bt
         dD = torch.zeros((dim,), dtype=f32, device=device) if D is not None else dA
         dbias = torch.zeros((dim,), dtype=f32, device=device) if delta_bias is not None else dA
         if dout is None:
