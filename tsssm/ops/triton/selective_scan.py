@@ -718,9 +718,9 @@ def _selective_scan_bwd_kernel(
         c_lo = seg * SEG_CHUNKS
         c_hi = tl.minimum(c_lo + SEG_CHUNKS, n_chunks)
         # Phase 1: replay the segment forward from its saved start state, keeping each
-        # chunk's start state in scratch.
+        # chunk's start state in scratch (the last chunk's own steps are not needed).
         h = tl.load(st_row + seg * N, mask=mask_rn, other=0.0)
-        for c in range(c_lo, c_hi):
+        for c in range(c_lo, c_hi - 1):
             tl.store(sc_row + (c - c_lo) * (BR * NG), h)
             t = c * T + offs_t
             m_dl = mask_d[:, None] & (t < L)[None, :]
@@ -733,6 +733,7 @@ def _selective_scan_bwd_kernel(
                 B_k = tl.load(b_row + (c * T + k) * BLOCK_N)
                 h = tl.exp2(_col(dt_r, sel)[:, None] * A2) * h
                 h = h + _col(dtu_r, sel)[:, None] * B_k.to(tl.float32)
+        tl.store(sc_row + (c_hi - 1 - c_lo) * (BR * NG), h)
 
         # Phase 2: chunks of the segment from last to first.
         for ci in range(0, c_hi - c_lo):
@@ -1281,7 +1282,9 @@ class _SelectiveScanFn(torch.autograd.Function):
         if need_grad and L == 0:
             states.zero_()
 
-        ctx.save_for_backward(u, delta, A, BC, D, z, delta_bias, states if need_grad else None)
+        ctx.save_for_backward(
+            u, delta, A, B, C, BC, D, z, delta_bias, states if need_grad else None
+        )
         ctx.delta_softplus = bool(delta_softplus)
         ctx.config = config
         ctx.n_segs = n_segs
@@ -1292,21 +1295,24 @@ class _SelectiveScanFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, dlast=None):
-        u, delta, A, BC, D, z, delta_bias, states = ctx.saved_tensors
+        u, delta, A, B, C, BC, D, z, delta_bias, states = ctx.saved_tensors
         config = ctx.config
         batch, dim, L = u.shape
         N = A.shape[1]
         block_n = max(triton.next_power_of_2(N), 2)
-        if block_n < 64:
+        f32 = torch.float32
+        if block_n < 64 and BC.dtype != f32:
             # The backward at N = 16 was 4-11% slower with 16-bit B and C rows (more
             # layout shuffles), at N = 64 28% faster (benchmarks/KERNEL_NOTES.md, v9).
-            BC = BC.float()
+            # The pack kernel builds float32 rows from B and C in one launch (15 us at
+            # (512, 128, 512, 16) bf16 in the forward); torch's converting copy of the
+            # 16-bit rows took 27 us.
+            BC = _pack_time_major(B, C, BC.shape[2], block_n, f32)
         Bt, Ct = BC[0], BC[1]
         n_dblocks = triton.cdiv(dim, config.bwd_block_d)
         seg_chunks = config.seg_len // _CHUNK
         n_segs = ctx.n_segs
         device = u.device
-        f32 = torch.float32
 
         du = _alloc((batch, dim, L), u.dtype, device)
         ddelta = _alloc((batch, dim, L), delta.dtype, device)
