@@ -27,8 +27,9 @@ reverse, recomputing each chunk's states in registers and running the adjoint re
 channels: each program reduces its channels and adds the (N,) result of every step to a
 float32 buffer with atomic adds.
 
-B and C are read step by step as (N,) vectors, so the wrapper gives the kernels a copy
-laid out (batch, L, N) when they come (batch, N, L)-contiguous.
+B and C are read step by step as (N,) vectors, so the wrapper first packs them, in one
+launch of ``_pack_time_major_kernel``, into zero-padded time-major rows (batch, Lp, N):
+float32, or their own 16-bit dtype where a thread keeps eight or more states.
 """
 
 from __future__ import annotations
