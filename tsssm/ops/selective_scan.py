@@ -159,20 +159,24 @@ def _time_major(dst: torch.Tensor, src: torch.Tensor, s: int, e: int,
     return dst
 
 
-def _store(dst: torch.Tensor, src: torch.Tensor, s: int, e: int, stage: torch.Tensor) -> None:
+def _store(dst: torch.Tensor, src: torch.Tensor, s: int, e: int, stage: torch.Tensor,
+           u: torch.Tensor | None = None, D: torch.Tensor | None = None) -> None:
     """Write ``src`` (S, batch, X), time first, into steps ``s:e`` of ``dst`` (batch, X, L).
 
-    The inverse of :func:`_time_major`: a tiled 2-D transpose into ``stage``, then a copy
-    of contiguous rows of steps.
+    The inverse of :func:`_time_major`: a tiled 2-D transpose into ``stage`` (or straight
+    into ``dst`` when it is the whole contiguous sequence), then a copy of contiguous rows
+    of steps. With ``D`` (X,) it writes ``src + D u`` instead, the ``D u`` term riding on
+    that copy.
     """
     n = e - s
     batch, X = dst.shape[:2]
-    if n == dst.shape[2] and dst.is_contiguous():
-        dst.view(batch * X, n).copy_(src[:n].view(n, batch * X).t())
-        return
-    st = stage[: batch * X * n]
+    whole = n == dst.shape[2] and dst.is_contiguous()
+    st = dst if whole else stage[: batch * X * n].view(batch, X, n)
     st.view(batch * X, n).copy_(src[:n].view(n, batch * X).t())
-    dst[:, :, s:e].copy_(st.view(batch, X, n))
+    if D is not None:
+        torch.addcmul(st, u[:, :, s:e], D[:, None], out=dst[:, :, s:e])
+    elif not whole:
+        dst[:, :, s:e].copy_(st)
 
 
 class _Workspace:
@@ -234,26 +238,6 @@ class _Workspace:
             if m < self.S:
                 dst[m:].zero_()
 
-    def store_y(self, y, u, D, s, e) -> None:
-        """Buffer ``y`` (time first) plus ``D u`` into steps s:e of ``y`` (batch, dim, L).
-
-        The ``D u`` term rides on the copy out of the transposed staging buffer.
-        """
-        m = e - s
-        batch, dim = y.shape[:2]
-        if m == y.shape[2] and y.is_contiguous():
-            y.view(batch * dim, m).copy_(self.y[:m].view(m, batch * dim).t())
-            if D is not None:
-                y.addcmul_(u, D[:, None])
-            return
-        st = self.stage[: batch * dim * m]
-        st.view(batch * dim, m).copy_(self.y[:m].view(m, batch * dim).t())
-        st = st.view(batch, dim, m)
-        if D is None:
-            y[:, :, s:e].copy_(st)
-        else:
-            torch.addcmul(st, u[:, :, s:e], D[:, None], out=y[:, :, s:e])
-
     def chunk_views(self, c: int, n: int) -> tuple[torch.Tensor, ...]:
         """The forward pass's views for the chunk of ``n`` steps at offset ``c``.
 
@@ -288,9 +272,11 @@ class _Workspace:
         """Steps ``s:e`` of ``src`` (batch, X, L) into buffer ``name``, time first."""
         return _time_major(getattr(self, name), src, s, e, self.stage)
 
-    def store(self, dst: torch.Tensor, name: str, s: int, e: int) -> None:
-        """Buffer ``name`` (time first) into steps ``s:e`` of ``dst`` (batch, X, L)."""
-        _store(dst, getattr(self, name), s, e, self.stage)
+    def store(self, dst: torch.Tensor, name: str, s: int, e: int,
+              u: torch.Tensor | None = None, D: torch.Tensor | None = None) -> None:
+        """Buffer ``name`` (time first) into steps ``s:e`` of ``dst`` (batch, X, L), plus
+        ``D u`` when ``D`` is given (see :func:`_store`)."""
+        _store(dst, getattr(self, name), s, e, self.stage, u, D)
 
     def dt_du(self, u, delta, bias, softplus, s, e):
         """Fill ``dt`` = [softplus](delta + bias), ``u`` and ``du`` = dt * u for steps s:e.
@@ -446,7 +432,7 @@ class _SelectiveScanFn(torch.autograd.Function):
                 torch.bmm(Cr, xr, out=yr)
                 # The state h is a view into x: the next chunk scans into the other one.
                 ws.swap("x", "x2")
-            ws.store_y(y, u, D, s0, e0)
+            ws.store(y, "y", s0, e0, u, D)
         _release(ws)
         ctx.save_for_backward(u, delta, A, B, C, D, bias)
         ctx.starts = starts
