@@ -730,10 +730,8 @@ def _selective_scan_bwd_kernel(
             dt_r = _to_rows(dt, BLOCK_D, G, T)
             dtu_r = _to_rows(dt * u, BLOCK_D, G, T)
             for k in tl.static_range(T):
-                sel = offs_t == k
                 B_k = tl.load(b_row + (c * T + k) * BLOCK_N)
-                h = tl.exp2(_col(dt_r, sel)[:, None] * A2) * h
-                h = h + _col(dtu_r, sel)[:, None] * B_k.to(tl.float32)
+                h = _step(h, A2, dt_r, dtu_r, offs_t == k, B_k)
         tl.store(sc_row + (c_hi - 1 - c_lo) * (BR * NG), h)
 
         # Phase 2: chunks of the segment from last to first.
