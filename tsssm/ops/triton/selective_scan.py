@@ -1287,7 +1287,6 @@ class _SelectiveScanFn(torch.autograd.Function):
         ctx.delta_softplus = bool(delta_softplus)
         ctx.config = config
         ctx.n_segs = n_segs
-        ctx.dtypes = (B.dtype, C.dtype)
         if return_last_state:
             return out, last
         return out
@@ -1422,13 +1421,12 @@ class _SelectiveScanFn(torch.autograd.Function):
                 SEG_CHUNKS=seg_chunks,
                 **meta,
             )
-        b_dtype, c_dtype = ctx.dtypes
         return (
             du,
             ddelta,
             dA.to(A.dtype),
-            dB[:, :L, :N].transpose(1, 2).to(b_dtype),
-            dC[:, :L, :N].transpose(1, 2).to(c_dtype),
+            dB[:, :L, :N].transpose(1, 2).to(B.dtype),
+            dC[:, :L, :N].transpose(1, 2).to(C.dtype),
             dD.to(D.dtype) if D is not None else None,
             dz if z is not None else None,
             dbias.to(delta_bias.dtype) if delta_bias is not None else None,
