@@ -182,7 +182,7 @@ def test_any_strides():
 )
 @pytest.mark.parametrize("layout", ["batch_n_l", "batch_l_n"])
 def test_pack_time_major_against_torch(dtypes, packed, layout):
-    # B and C become zero-padded float32 (batch, Lp, block_n) rows: N = 5 padded to 8,
+    # B and C become zero-padded (batch, Lp, block_n) rows of the asked dtype: N = 5 to 8,
     # L = 297 to 304 over three programs of up to 128 steps (the last one cut at Lp);
     # every element written (the outputs are poisoned first).
     g = torch.Generator().manual_seed(11)
