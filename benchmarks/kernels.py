@@ -227,13 +227,14 @@ def parse_shapes(text):
     return [tuple(int(v) for v in s.split("x")) for s in text.split(",") if s]
 
 
-def config_from_spec(shape, spec):
+def config_from_spec(shape, spec, dtype=torch.float32):
     """(kind, SelectiveScanConfig) for a spec, or None where it does not fit the shape.
 
-    kind is "fwd" or "bwd": only that kernel's settings differ from ``_default_config``.
+    kind is "fwd" or "bwd": only that kernel's settings differ from ``_default_config``
+    at ``dtype`` (the forward's defaults depend on it).
     """
     batch, dim, _, N = shape
-    base = tss._default_config(*shape)
+    base = tss._default_config(*shape, dtype)
     fields = {k: getattr(base, k) for k in base.__dataclass_fields__}
     block_n = max(triton.next_power_of_2(N), 2)
     spec, _, splits = spec.partition("/s")
@@ -286,25 +287,25 @@ def config_rows(specs, bw, shapes=ANCHORS, dtypes=(torch.bfloat16, torch.float32
         batch, dim, L, N = shape
         block_n = max(triton.next_power_of_2(N), 2)
         wanted = specs or CONFIG_CANDIDATES.get(block_n, [])
-        cfgs = {}
-        for s in wanted:
-            got = config_from_spec(shape, s)
-            if got is not None:
-                cfgs[s] = got
         sms = torch.cuda.get_device_properties(0).multi_processor_count
         n_segs = max(1, math.ceil(L / 64))
-        for s in [s for s in cfgs if s.endswith("/s1")]:  # drop where auto already runs 1
-            c = cfgs[s][1]
-            if s[0] == "f":
-                bd, w, per_sm = c.block_d, c.num_warps, tss._FWD_WARPS_PER_SM
-            else:
-                bd, w, per_sm = c.bwd_block_d, c.bwd_num_warps, tss._BWD_WARPS_PER_SM
-            progs = batch * math.ceil(dim / bd)
-            if tss._plan_splits(0, progs, n_segs, per_sm * sms // w)[0] == 1:
-                del cfgs[s]
-        fwd = [s for s, (k, _) in cfgs.items() if k == "fwd"]
-        bwd = [s for s, (k, _) in cfgs.items() if k == "bwd"]
         for dtype in dtypes:
+            cfgs = {}
+            for s in wanted:
+                got = config_from_spec(shape, s, dtype)
+                if got is not None:
+                    cfgs[s] = got
+            for s in [s for s in cfgs if s.endswith("/s1")]:  # drop where auto runs 1 too
+                c = cfgs[s][1]
+                if s[0] == "f":
+                    bd, w, per_sm = c.block_d, c.num_warps, tss._FWD_WARPS_PER_SM
+                else:
+                    bd, w, per_sm = c.bwd_block_d, c.bwd_num_warps, tss._BWD_WARPS_PER_SM
+                progs = batch * math.ceil(dim / bd)
+                if tss._plan_splits(0, progs, n_segs, per_sm * sms // w)[0] == 1:
+                    del cfgs[s]
+            fwd = [s for s, (k, _) in cfgs.items() if k == "fwd"]
+            bwd = [s for s, (k, _) in cfgs.items() if k == "bwd"]
             dname = str(dtype).split(".")[-1]
             default = tss._default_config(*shape, dtype)
             n_sets = input_sets(shape, dtype)
@@ -795,11 +796,11 @@ def config_sass_report(specs=None, shapes=((512, 128, 512, 16), (64, 256, 336, 6
         small = (2, min(dim, 64), min(L, 64), N)  # the compiled code does not depend on sizes
         block_n = max(triton.next_power_of_2(N), 2)
         for spec in specs or CONFIG_CANDIDATES[block_n]:
-            got = config_from_spec(shape, spec)
-            if got is None:
-                continue
-            kind, cfg = got
             for dtype in (torch.bfloat16, torch.float32):
+                got = config_from_spec(shape, spec, dtype)
+                if got is None:
+                    continue
+                kind, cfg = got
                 for v in (variants if kind == "fwd" and block_n <= 16 else (None,)):
                     c = cfg if v is None else tss.SelectiveScanConfig(
                         **{**cfg.__dict__, "fwd_variant": v})  # fmt: skip
