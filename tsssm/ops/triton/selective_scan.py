@@ -770,10 +770,10 @@ def _selective_scan_bwd_kernel(
             )
 
             if HAS_Z:
-                y_r = tl.where((offs_t == 0)[None, :], tl.sum(h0 * C0, axis=1)[:, None], 0.0)
-                y_r = tl.where((offs_t == 1)[None, :], tl.sum(h1 * C1, axis=1)[:, None], y_r)
-                y_r = tl.where((offs_t == 2)[None, :], tl.sum(h2 * C2, axis=1)[:, None], y_r)
-                y_r = tl.where((offs_t == 3)[None, :], tl.sum(h3 * C3, axis=1)[:, None], y_r)
+                y_r = _put_y(0.0, h0, C0, offs_t == 0)
+                y_r = _put_y(y_r, h1, C1, offs_t == 1)
+                y_r = _put_y(y_r, h2, C2, offs_t == 2)
+                y_r = _put_y(y_r, h3, C3, offs_t == 3)
                 y = _from_rows(y_r, BLOCK_D, G, T)
                 if HAS_D:
                     y = y + Dv[:, None] * u
