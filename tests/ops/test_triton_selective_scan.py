@@ -415,32 +415,31 @@ def test_auto_variant_follows_the_channel_count():
         tss._resolve_variant("v9", 1, 1)
 
 
-# (batch, dim, N, dtype) -> forward states per thread, channels per thread, backward
-# states per thread.
+# (batch, dim, N, dtype) -> forward and backward states per thread.
 @pytest.mark.parametrize(
-    "batch, dim, N, dtype, states, per_lane, bwd_states",
+    "batch, dim, N, dtype, states, bwd_states",
     [
-        (2, 768, 16, torch.bfloat16, 8, 1, 8),  # few channels, 16-bit: eight states
-        (2, 768, 16, torch.float32, 4, 1, 8),
-        (8, 1536, 16, torch.float16, 4, 1, 8),
-        (512, 128, 16, torch.float32, 4, 1, 8),
-        (512, 128, 16, torch.bfloat16, 8, 1, 8),  # very many channels, 16-bit: eight
-        (4096, 64, 16, torch.float16, 8, 1, 8),
-        (256, 128, 16, torch.bfloat16, 4, 1, 8),  # in between: four
-        (1, 4, 1, torch.float16, 2, 1, 2),
-        (4, 64, 32, torch.float16, 4, 1, 8),
-        (4, 64, 8, torch.float16, 4, 1, 4),
-        (64, 256, 64, torch.float16, 16, 1, 8),
-        (1, 8, 256, torch.float16, 16, 1, 8),
+        (2, 768, 16, torch.bfloat16, 8, 8),  # few channels, 16-bit: eight states
+        (2, 768, 16, torch.float32, 4, 8),
+        (8, 1536, 16, torch.float16, 4, 8),
+        (512, 128, 16, torch.float32, 4, 8),
+        (512, 128, 16, torch.bfloat16, 8, 8),  # very many channels, 16-bit: eight
+        (4096, 64, 16, torch.float16, 8, 8),
+        (256, 128, 16, torch.bfloat16, 4, 8),  # in between: four
+        (1, 4, 1, torch.float16, 2, 2),
+        (4, 64, 32, torch.float16, 4, 8),
+        (4, 64, 8, torch.float16, 4, 4),
+        (64, 256, 64, torch.float16, 16, 8),
+        (1, 8, 256, torch.float16, 16, 8),
     ],
 )
-def test_default_launch_settings(batch, dim, N, dtype, states, per_lane, bwd_states):
+def test_default_launch_settings(batch, dim, N, dtype, states, bwd_states):
     cfg = tss._default_config(batch, dim, 100, N, dtype)
     block_n = max(triton.next_power_of_2(N), 2)
     assert block_n // cfg.group == states
     assert block_n // cfg.bwd_group == bwd_states
-    # one warp's lanes hold whole channels (per_lane of them each) in both kernels
-    assert cfg.block_d * cfg.group == 32 * cfg.num_warps * per_lane
+    # one channel row per lane in both kernels
+    assert cfg.block_d * cfg.group == 32 * cfg.num_warps
     assert cfg.bwd_block_d * cfg.bwd_group == 32 * cfg.bwd_num_warps
 
 
